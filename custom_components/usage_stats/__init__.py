@@ -1,0 +1,50 @@
+"""The Usage Statistics integration: privacy-first, consent-based usage statistics."""
+
+from __future__ import annotations
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
+from homeassistant.loader import async_get_integration
+
+from .const import DOMAIN
+from .coordinator import UsageStatsConfigEntry, UsageStatsCoordinator
+from .store import UsageStatsStore
+
+PLATFORMS: list[Platform] = [Platform.SELECT]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Set up the integration."""
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: UsageStatsConfigEntry) -> bool:
+    """Set up Usage Statistics from a config entry."""
+    integration = await async_get_integration(hass, DOMAIN)
+    coordinator = UsageStatsCoordinator(hass, entry, str(integration.version))
+    await coordinator.async_load()
+    entry.runtime_data = coordinator
+    entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: UsageStatsConfigEntry) -> bool:
+    """Unload a config entry; the coordinator writes what is pending."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: UsageStatsConfigEntry) -> None:
+    """Delete the stored data when the entry is removed."""
+    await UsageStatsStore(hass).async_remove()
+
+
+async def _async_update_listener(
+    hass: HomeAssistant, entry: UsageStatsConfigEntry
+) -> None:
+    """Reload when the options change, so collectors follow the consent level."""
+    hass.config_entries.async_schedule_reload(entry.entry_id)

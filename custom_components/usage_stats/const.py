@@ -1,0 +1,38 @@
+"""Constants for the Usage Statistics integration."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+import logging
+from typing import Final
+
+DOMAIN: Final = "usage_stats"
+NAME: Final = "Usage Statistics"
+LOGGER = logging.getLogger(__package__)
+
+CONF_CONSENT: Final = "consent"
+CONF_ENDPOINT: Final = "endpoint"
+CONF_RETENTION_DAYS: Final = "retention_days"
+
+DEFAULT_RETENTION_DAYS: Final = 90
+MIN_RETENTION_DAYS: Final = 7
+MAX_RETENTION_DAYS: Final = 365
+
+STORAGE_KEY: Final = f"{DOMAIN}.data"
+STORAGE_VERSION: Final = 1
+STORAGE_MINOR_VERSION: Final = 1
+# Debounce for store writes: at most one write per this many seconds.
+SAVE_DELAY: Final = 10
+
+
+class ConsentLevel(StrEnum):
+    """How much the user agreed to: each level includes the ones before it."""
+
+    DISABLED = "disabled"
+    LOCAL = "local"
+    SHARE = "share"
+
+    def allows(self, required: ConsentLevel) -> bool:
+        """Return True when this level includes `required`."""
+        levels = list(ConsentLevel)
+        return levels.index(self) >= levels.index(required)

@@ -1,0 +1,226 @@
+"""Tests for setting up, reloading, unloading and removing the integration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+import json
+from pathlib import Path
+from typing import Any
+from unittest.mock import patch
+from uuid import UUID
+
+from freezegun.api import FrozenDateTimeFactory
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.usage_stats.const import (
+    CONF_CONSENT,
+    DOMAIN,
+    STORAGE_KEY,
+    STORAGE_MINOR_VERSION,
+    STORAGE_VERSION,
+    ConsentLevel,
+)
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+# The real file loader, captured before the test harness swaps in its in-memory one.
+REAL_STORE_LOAD = Store._async_load
+
+
+async def test_setup_and_unload(
+    hass: HomeAssistant, init_integration: MockConfigEntry, hass_storage: dict[str, Any]
+) -> None:
+    """Setting up records the consent; unloading writes it and removes listeners."""
+    entry = init_integration
+    assert entry.state is ConfigEntryState.LOADED
+    assert STORAGE_KEY not in hass_storage  # Writes are debounced.
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.NOT_LOADED
+    stored = hass_storage[STORAGE_KEY]
+    assert (stored["version"], stored["minor_version"]) == (
+        STORAGE_VERSION,
+        STORAGE_MINOR_VERSION,
+    )
+    assert stored["data"]["consent"]["level"] == "local"
+    assert stored["data"]["installation_id"] is None
+    assert not entry.update_listeners
+    assert hass.states.get("select.usage_statistics_consent").state == "unavailable"
+
+
+async def test_store_write_is_debounced(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The store is written once the debounce delay has passed."""
+    from pytest_homeassistant_custom_component.common import async_fire_time_changed
+
+    assert STORAGE_KEY not in hass_storage
+    freezer.tick(11)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert hass_storage[STORAGE_KEY]["data"]["consent"]["level"] == "local"
+
+
+async def test_consent_record_is_dated(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Each change is dated; the installation id appears only with `share`."""
+    freezer.move_to("2026-11-02T10:00:00+00:00")
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    coordinator = mock_config_entry.runtime_data
+    assert coordinator.consent.changed_at == datetime.fromisoformat(
+        "2026-11-02T10:00:00+00:00"
+    )
+    assert coordinator.consent.share_granted_at is None
+    assert coordinator.installation_id is None
+
+    freezer.move_to("2026-11-03T08:30:00+00:00")
+    hass.config_entries.async_update_entry(
+        mock_config_entry,
+        options={**mock_config_entry.options, CONF_CONSENT: "share"},
+    )
+    await hass.async_block_till_done()
+    coordinator = mock_config_entry.runtime_data
+    granted = datetime.fromisoformat("2026-11-03T08:30:00+00:00")
+    assert coordinator.consent.share_granted_at == granted
+    installation_id = coordinator.installation_id
+    assert installation_id is not None
+    assert UUID(installation_id).version == 4
+
+    # Reloading with the same level changes nothing.
+    freezer.move_to("2026-11-04T00:00:00+00:00")
+    await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    coordinator = mock_config_entry.runtime_data
+    assert coordinator.consent.changed_at == granted
+    assert coordinator.installation_id == installation_id
+
+    # Lowering consent clears the grant; the id is kept for a deletion request.
+    hass.config_entries.async_update_entry(
+        mock_config_entry,
+        options={**mock_config_entry.options, CONF_CONSENT: "disabled"},
+    )
+    await hass.async_block_till_done()
+    coordinator = mock_config_entry.runtime_data
+    assert coordinator.consent.level == "disabled"
+    assert coordinator.consent.share_granted_at is None
+    assert coordinator.consent.changed_at == dt_util.utcnow()
+    assert coordinator.installation_id == installation_id
+
+
+async def test_remove_entry_deletes_store(
+    hass: HomeAssistant, init_integration: MockConfigEntry, hass_storage: dict[str, Any]
+) -> None:
+    """Removing the entry deletes its stored data."""
+    await hass.config_entries.async_unload(init_integration.entry_id)
+    assert STORAGE_KEY in hass_storage
+    await hass.config_entries.async_remove(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert STORAGE_KEY not in hass_storage
+
+
+async def test_newer_storage_version_is_refused(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A store from a newer major version is left untouched and setup fails clearly."""
+    newer = {
+        "version": STORAGE_VERSION + 1,
+        "minor_version": 1,
+        "key": STORAGE_KEY,
+        "data": {"something": "new"},
+    }
+    hass_storage[STORAGE_KEY] = json.loads(json.dumps(newer))
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+    assert "newer" in (mock_config_entry.reason or "")
+    assert hass_storage[STORAGE_KEY] == newer
+
+
+async def test_older_minor_version_is_migrated(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """Data without the keys of later minor versions gains them, keeping the rest."""
+    hass_storage[STORAGE_KEY] = {
+        "version": STORAGE_VERSION,
+        "minor_version": 0,
+        "key": STORAGE_KEY,
+        "data": {
+            "consent": {
+                "level": "local",
+                "changed_at": "2026-10-01T00:00:00+00:00",
+                "share_granted_at": None,
+            },
+            "installation_id": None,
+        },
+    }
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    coordinator = mock_config_entry.runtime_data
+    assert coordinator.stored["days"] == {}
+    assert coordinator.consent.changed_at == datetime.fromisoformat(
+        "2026-10-01T00:00:00+00:00"
+    )
+    assert hass_storage[STORAGE_KEY]["minor_version"] == STORAGE_MINOR_VERSION
+
+
+async def test_corrupt_store_file(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    tmp_path: Path,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A corrupt file is set aside, a repair is filed under the integration, setup goes on."""
+    hass.config.config_dir = str(tmp_path)
+    storage_dir = tmp_path / ".storage"
+    storage_dir.mkdir()
+    (storage_dir / STORAGE_KEY).write_text("{not json", encoding="utf-8")
+    mock_config_entry.add_to_hass(hass)
+    with patch.object(Store, "_async_load", REAL_STORE_LOAD):
+        await hass.config_entries.async_setup(mock_config_entry.entry_id)
+        await hass.async_block_till_done()
+
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert mock_config_entry.runtime_data.consent.level == "local"
+    assert [p.name[: len(STORAGE_KEY) + 9] for p in storage_dir.iterdir()] == [
+        f"{STORAGE_KEY}.corrupt."
+    ]
+    issues = [
+        issue
+        for issue in issue_registry.issues.values()
+        if issue.translation_key == "storage_corruption"
+    ]
+    assert len(issues) == 1
+    assert issues[0].issue_domain == DOMAIN
+
+
+@pytest.mark.parametrize("options", [{CONF_CONSENT: "disabled", "retention_days": 90}])
+async def test_new_installation_disabled_is_dated(
+    hass: HomeAssistant, init_integration: MockConfigEntry, options: dict[str, Any]
+) -> None:
+    """Refusing consent is recorded and dated too."""
+    consent = init_integration.runtime_data.consent
+    assert consent.level == "disabled"
+    assert consent.changed_at is not None
+    assert consent.share_granted_at is None
+    assert not consent.level.allows(ConsentLevel.LOCAL)
+    assert ConsentLevel.SHARE.allows(ConsentLevel.LOCAL)
