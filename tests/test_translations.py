@@ -1,0 +1,68 @@
+"""Checks that every translation exists in English and German."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import re
+from typing import Any
+
+INTEGRATION = Path(__file__).parent.parent / "custom_components" / "usage_stats"
+
+
+def _load(name: str) -> dict[str, Any]:
+    return json.loads((INTEGRATION / name).read_text(encoding="utf-8"))
+
+
+def _keys(tree: dict[str, Any], prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        keys |= _keys(value, f"{path}.") if isinstance(value, dict) else {path}
+    return keys
+
+
+def test_german_matches_english() -> None:
+    """Both languages translate exactly the same keys, none empty."""
+    en, de = _load("translations/en.json"), _load("translations/de.json")
+    assert _keys(en) == _keys(de)
+    for tree in (en, de):
+        assert all(_keys(tree)), "empty key"
+
+
+def test_placeholders_match() -> None:
+    """A placeholder used in English is used in German too."""
+    en, de = _load("translations/en.json"), _load("translations/de.json")
+
+    def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+        out: dict[str, str] = {}
+        for key, value in tree.items():
+            if isinstance(value, dict):
+                out |= flatten(value, f"{prefix}{key}.")
+            else:
+                out[f"{prefix}{key}"] = value
+        return out
+
+    german = flatten(de)
+    for key, text in flatten(en).items():
+        assert set(re.findall(r"{\w+}", text)) == set(
+            re.findall(r"{\w+}", german[key])
+        ), key
+
+
+def test_every_translation_key_in_code_is_translated() -> None:
+    """Exceptions, entities and form errors used in the code have a translation."""
+    en = _load("translations/en.json")
+    icons = _load("icons.json")
+    source = "\n".join(
+        path.read_text(encoding="utf-8") for path in INTEGRATION.rglob("*.py")
+    )
+    used = set(re.findall(r'translation_key="(\w+)"', source))
+    entity_keys = {key for platform in en["entity"].values() for key in platform}
+    assert used <= set(en["exceptions"]) | entity_keys
+    for key in re.findall(r'return "(\w+_url)"', source):
+        assert key in en["config"]["error"]
+        assert key in en["options"]["error"]
+    for platform, keys in en["entity"].items():
+        for key in keys:
+            assert key in icons["entity"][platform], f"no icon for {platform}.{key}"
