@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryError
+from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
+from .catalogue import Metric
 from .consent import ConsentRecord, new_installation_id
-from .const import CONF_CONSENT, DOMAIN, LOGGER, SAVE_DELAY, ConsentLevel
+from .const import (
+    CONF_CONSENT,
+    CONF_RETENTION_DAYS,
+    DEFAULT_RETENTION_DAYS,
+    DOMAIN,
+    LOGGER,
+    SAVE_DELAY,
+    ConsentLevel,
+)
+from .counters import DailyCounters
 from .store import (
     StoredData,
     UnsupportedStorageVersionError,
@@ -18,6 +29,9 @@ from .store import (
 )
 
 type UsageStatsConfigEntry = ConfigEntry[UsageStatsCoordinator]
+
+# Entities are told about new counts at most this often.
+LISTENER_DELAY = 1.0
 
 
 class UsageStatsCoordinator(DataUpdateCoordinator[None]):
@@ -40,6 +54,9 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
         self.store = UsageStatsStore(hass)
         self.stored: StoredData = empty_data()
         self.consent = ConsentRecord()
+        self.counters = DailyCounters(self.stored["days"])
+        self._save_pending = False
+        self._unsub_listener_update: CALLBACK_TYPE | None = None
         # Only data that was loaded may be written back: a store we could not
         # read (for example from a newer version) must stay untouched.
         self._loaded = False
@@ -60,6 +77,7 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
                 translation_placeholders={"error": str(err)},
             ) from err
         self.stored = stored or empty_data()
+        self.counters = DailyCounters(self.stored["days"])
         self._loaded = True
         self.consent = ConsentRecord.from_dict(self.stored["consent"])
         level = ConsentLevel(self.config_entry.options[CONF_CONSENT])
@@ -75,17 +93,81 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
             self.stored["installation_id"] = new_installation_id()
         self.async_schedule_save()
 
+    @property
+    def level(self) -> ConsentLevel:
+        """Return the consent level in force."""
+        return self.consent.level
+
+    @property
+    def retention_days(self) -> int:
+        """Return how many days of counters are kept."""
+        return int(
+            self.config_entry.options.get(CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS)
+        )
+
+    @callback
+    def record(self, metric: Metric, *labels: str, amount: int = 1) -> bool:
+        """Count `amount` for `labels` of `metric` today; False when refused.
+
+        Refused: consent below the metric's level, or a label the catalogue does
+        not allow. This runs for every recorded event, so it stays small.
+        """
+        if not self.consent.level.allows(metric.min_consent):
+            return False
+        if (key := metric.label_key(*labels)) is None:
+            LOGGER.debug("Refused a label of metric %s", metric.name)
+            return False
+        self.counters.add(metric, key, amount)
+        self.async_changed()
+        return True
+
+    @callback
+    def record_snapshot(
+        self, metric: Metric, values: dict[tuple[str, ...], int]
+    ) -> bool:
+        """Set today's snapshot of `metric`; labels the catalogue refuses are left out."""
+        if not self.consent.level.allows(metric.min_consent):
+            return False
+        keys: dict[str, int] = {}
+        for labels, value in values.items():
+            if (key := metric.label_key(*labels)) is not None:
+                keys[key] = value
+        self.counters.set(metric, keys)
+        self.async_changed()
+        return True
+
+    @callback
+    def async_changed(self) -> None:
+        """Schedule a store write and an entity update after counts changed."""
+        if not self._save_pending:
+            self._save_pending = True
+            self.store.async_delay_save(self._data_to_save, SAVE_DELAY)
+        if self._unsub_listener_update is None:
+            self._unsub_listener_update = async_call_later(
+                self.hass, LISTENER_DELAY, self._async_update_listeners_later
+            )
+
+    @callback
+    def _async_update_listeners_later(self, _now: object) -> None:
+        self._unsub_listener_update = None
+        self.async_update_listeners()
+
     @callback
     def async_schedule_save(self) -> None:
         """Write the store soon; many changes in a row make one write."""
+        self._save_pending = True
         self.store.async_delay_save(self._data_to_save, SAVE_DELAY)
 
     @callback
     def _data_to_save(self) -> StoredData:
+        self._save_pending = False
         return self.stored
 
     async def async_shutdown(self) -> None:
         """Write what is pending before the entry unloads."""
         await super().async_shutdown()
+        if self._unsub_listener_update is not None:
+            self._unsub_listener_update()
+            self._unsub_listener_update = None
         if self._loaded:
             await self.store.async_save(self.stored)

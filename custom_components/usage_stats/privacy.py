@@ -1,0 +1,60 @@
+"""Checks that keep free text and identifying values out of the statistics.
+
+Labels are short identifiers. A value is refused when it is not one, or when it
+looks like something identifying even though it is made of identifier characters
+(a serial number, a long hex string).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+MAX_LABEL_LENGTH: Final = 32
+
+# What a label may be: lowercase letters, digits and underscores, starting with a letter.
+LABEL_RE: Final = re.compile(r"[a-z][a-z0-9_]{0,31}")
+# Exception class names keep their capitals, but are still plain identifiers.
+CLASS_NAME_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+# Patterns of identifying values, checked on top of the character set so that the
+# reason for a refusal can be named, and so that identifier-shaped secrets
+# (serial numbers, hex ids) are refused too.
+PII_PATTERNS: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
+    ("email", re.compile(r"[^@\s]+@[^@\s]+")),
+    ("url", re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)),
+    ("ip_address", re.compile(r"\b\d{1,3}(\.\d{1,3}){3}\b|[0-9a-f]{0,4}(:[0-9a-f]{0,4}){2,7}", re.IGNORECASE)),
+    ("mac_address", re.compile(r"\b[0-9a-f]{2}([:-]?[0-9a-f]{2}){5}\b", re.IGNORECASE)),
+    ("uuid", re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.IGNORECASE)),
+    ("path", re.compile(r"[/\\]|^~|\.\.")),
+    ("host_name", re.compile(r"\b[a-z0-9-]+(\.[a-z0-9-]+)+\b", re.IGNORECASE)),
+    ("serial_number", re.compile(r"\d{5,}|(?=[a-z0-9]*\d)(?=[a-z0-9]*[a-z])[a-z0-9]{10,}|[0-9a-f]{12,}", re.IGNORECASE)),
+)  # fmt: skip
+
+
+def pii_kind(value: str) -> str | None:
+    """Return which kind of identifying value `value` looks like, or None."""
+    for kind, pattern in PII_PATTERNS:
+        if pattern.search(value):
+            return kind
+    return None
+
+
+def label_error(value: object) -> str | None:
+    """Return why `value` is not an acceptable label, or None when it is."""
+    if not isinstance(value, str):
+        return "not_text"
+    if len(value) > MAX_LABEL_LENGTH:
+        return "too_long"
+    if kind := pii_kind(value):
+        return kind
+    if not LABEL_RE.fullmatch(value):
+        return "not_identifier"
+    return None
+
+
+def safe_class_name(value: str) -> str | None:
+    """Return an exception class name if it is a plain identifier, else None."""
+    if CLASS_NAME_RE.fullmatch(value) and not pii_kind(value):
+        return value
+    return None
