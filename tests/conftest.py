@@ -16,6 +16,7 @@ from custom_components.usage_stats.const import (
     DOMAIN,
 )
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 ENDPOINT = "https://stats.example.org"
 
@@ -65,3 +66,108 @@ def mock_setup_entry() -> Generator[None]:
     """Keep the config flow tests from setting up the entry."""
     with patch("custom_components.usage_stats.async_setup_entry", return_value=True):
         yield
+
+
+@pytest.fixture
+def printers(
+    hass: HomeAssistant,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> dict[str, str]:
+    """Register a fake fleet of printer integrations' devices and entities.
+
+    Two PrusaLink printers, one Bambu Lab printer with an AMS unit beside it, and
+    a device of an integration that is not a printer. Every name, model, serial
+    and host is made to look identifying, so tests can check none is recorded.
+    Returns the status and feature entity ids by role.
+    """
+    ids: dict[str, str] = {}
+    for index in (1, 2):
+        entry = MockConfigEntry(
+            domain="prusalink",
+            title=f"Prusa MK4 Kitchen {index}",
+            data={"host": f"192.168.1.{10 + index}"},
+        )
+        entry.add_to_hass(hass)
+        device = device_registry.async_get_or_create(
+            config_entry_id=entry.entry_id,
+            identifiers={("prusalink", entry.entry_id)},
+            name=f"Kitchen Prusa {index}",
+            model="Original Prusa MK4",
+            serial_number=f"CZPX4720X004XK{index:05d}",
+            manufacturer="Prusa",
+        )
+        status = entity_registry.async_get_or_create(
+            "sensor",
+            "prusalink",
+            f"{entry.entry_id}_printer.state",
+            device_id=device.id,
+            config_entry=entry,
+            translation_key="printer_state",
+            suggested_object_id=f"kitchen_prusa_{index}",
+        )
+        light = entity_registry.async_get_or_create(
+            "light",
+            "prusalink",
+            f"{entry.entry_id}_light",
+            device_id=device.id,
+            config_entry=entry,
+            translation_key="chamber_light",
+            suggested_object_id=f"kitchen_prusa_{index}_light",
+        )
+        ids[f"prusa_{index}"] = status.entity_id
+        ids[f"prusa_{index}_light"] = light.entity_id
+
+    bambu = MockConfigEntry(domain="bambu_lab", title="Garage X1C 01P00A123456789")
+    bambu.add_to_hass(hass)
+    printer = device_registry.async_get_or_create(
+        config_entry_id=bambu.entry_id,
+        identifiers={("bambu_lab", "01P00A123456789")},
+        name="Garage X1C",
+        model="X1C",
+        serial_number="01P00A123456789",
+    )
+    device_registry.async_get_or_create(
+        config_entry_id=bambu.entry_id,
+        identifiers={("bambu_lab", "006A0B123456")},
+        name="Garage X1C AMS 1",
+        model="AMS",
+        via_device=("bambu_lab", "01P00A123456789"),
+    )
+    status = entity_registry.async_get_or_create(
+        "sensor",
+        "bambu_lab",
+        "01P00A123456789_print_status",
+        device_id=printer.id,
+        config_entry=bambu,
+        translation_key="print_status",
+        suggested_object_id="garage_x1c_print_status",
+    )
+    fan = entity_registry.async_get_or_create(
+        "fan",
+        "bambu_lab",
+        "01P00A123456789_aux_fan",
+        device_id=printer.id,
+        config_entry=bambu,
+        translation_key="aux_fan",
+        suggested_object_id="garage_x1c_aux_fan",
+    )
+    ids["bambu"] = status.entity_id
+    ids["bambu_fan"] = fan.entity_id
+
+    hue = MockConfigEntry(domain="hue", title="Hue bridge 192.168.1.2")
+    hue.add_to_hass(hass)
+    lamp = device_registry.async_get_or_create(
+        config_entry_id=hue.entry_id,
+        identifiers={("hue", "00:17:88:01:02:03")},
+        name="Office lamp",
+    )
+    ids["lamp"] = entity_registry.async_get_or_create(
+        "light",
+        "hue",
+        "00:17:88:01:02:03-0b",
+        device_id=lamp.id,
+        config_entry=hue,
+        suggested_object_id="office_lamp",
+    ).entity_id
+    return ids

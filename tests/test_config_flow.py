@@ -10,6 +10,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.usage_stats.const import (
     CONF_CONSENT,
     CONF_ENDPOINT,
+    CONF_FEATURE_ENTITIES,
+    CONF_PRINTER_INTEGRATIONS,
     CONF_RETENTION_DAYS,
     DOMAIN,
 )
@@ -221,3 +223,37 @@ async def test_options_flow_retention_bounds(
             result["flow_id"], {CONF_CONSENT: "local", CONF_RETENTION_DAYS: retention}
         )
     assert mock_config_entry.options[CONF_RETENTION_DAYS] == 90
+
+
+async def test_options_flow_printer_integrations(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    """Printer integrations can be added and removed; a bad domain is refused."""
+    mock_config_entry.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(mock_config_entry.entry_id)
+    schema_keys = {str(key): key for key in result["data_schema"].schema}
+    assert (
+        "prusalink"
+        in schema_keys[CONF_PRINTER_INTEGRATIONS].description["suggested_value"]
+    )
+    base = {CONF_CONSENT: "local", CONF_RETENTION_DAYS: 90}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {**base, CONF_PRINTER_INTEGRATIONS: ["prusalink", "My Printer"]},
+    )
+    assert result["errors"] == {CONF_PRINTER_INTEGRATIONS: "invalid_domain"}
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            **base,
+            CONF_PRINTER_INTEGRATIONS: ["prusalink", "my_printer"],
+            CONF_FEATURE_ENTITIES: ["switch.enclosure_fan"],
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert mock_config_entry.options == {
+        **base,
+        CONF_PRINTER_INTEGRATIONS: ["prusalink", "my_printer"],
+        CONF_FEATURE_ENTITIES: ["switch.enclosure_fan"],
+    }

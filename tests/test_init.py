@@ -176,7 +176,7 @@ async def test_older_minor_version_is_migrated(
     await hass.async_block_till_done()
     assert mock_config_entry.state is ConfigEntryState.LOADED
     coordinator = mock_config_entry.runtime_data
-    assert coordinator.stored["days"] == {}
+    assert isinstance(coordinator.stored["days"], dict)
     assert coordinator.consent.changed_at == datetime.fromisoformat(
         "2026-10-01T00:00:00+00:00"
     )

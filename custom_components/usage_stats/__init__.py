@@ -8,17 +8,20 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.loader import async_get_integration
 
+from .collectors import async_setup_collectors
 from .const import DOMAIN
 from .coordinator import UsageStatsConfigEntry, UsageStatsCoordinator
+from .services import async_setup_services
 from .store import UsageStatsStore
 
-PLATFORMS: list[Platform] = [Platform.SELECT]
+PLATFORMS: list[Platform] = [Platform.SELECT, Platform.SENSOR]
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Set up the integration."""
+    """Set up the integration's actions."""
+    async_setup_services(hass)
     return True
 
 
@@ -30,6 +33,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: UsageStatsConfigEntry) -
     entry.runtime_data = coordinator
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    async_setup_collectors(coordinator)
     return True
 
 

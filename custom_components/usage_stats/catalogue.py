@@ -32,9 +32,9 @@ DURATION_BUCKETS: Final = (
 NUMBER_BUCKETS: Final = (
     ("negative", 0),
     ("lt_1", 1),
-    ("1_10", 10),
-    ("10_100", 100),
-    ("100_1000", 1000),
+    ("from_1_to_10", 10),
+    ("from_10_to_100", 100),
+    ("from_100_to_1000", 1000),
     ("gte_1000", None),
 )
 

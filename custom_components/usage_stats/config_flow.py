@@ -14,6 +14,8 @@ from homeassistant.config_entries import (
 )
 from homeassistant.core import callback
 from homeassistant.helpers.selector import (
+    EntitySelector,
+    EntitySelectorConfig,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -28,6 +30,8 @@ from homeassistant.helpers.selector import (
 from .const import (
     CONF_CONSENT,
     CONF_ENDPOINT,
+    CONF_FEATURE_ENTITIES,
+    CONF_PRINTER_INTEGRATIONS,
     CONF_RETENTION_DAYS,
     DEFAULT_RETENTION_DAYS,
     DOMAIN,
@@ -37,6 +41,8 @@ from .const import (
     ConsentLevel,
 )
 from .endpoint import endpoint_error, normalize_endpoint
+from .printers import DEFAULT_PRINTER_INTEGRATIONS
+from .privacy import label_error
 
 CONSENT_SELECTOR = SelectSelector(
     SelectSelectorConfig(
@@ -55,6 +61,21 @@ RETENTION_SELECTOR = NumberSelector(
         unit_of_measurement="d",
     )
 )
+PRINTER_INTEGRATIONS_SELECTOR = SelectSelector(
+    SelectSelectorConfig(
+        options=list(DEFAULT_PRINTER_INTEGRATIONS),
+        multiple=True,
+        custom_value=True,
+        sort=True,
+        mode=SelectSelectorMode.DROPDOWN,
+    )
+)
+FEATURE_ENTITIES_SELECTOR = EntitySelector(
+    EntitySelectorConfig(
+        multiple=True,
+        domain=["switch", "light", "fan", "siren", "input_boolean", "binary_sensor"],
+    )
+)
 
 CONSENT_SCHEMA = vol.Schema({vol.Required(CONF_CONSENT): CONSENT_SELECTOR})
 ENDPOINT_SCHEMA = vol.Schema({vol.Required(CONF_ENDPOINT): ENDPOINT_SELECTOR})
@@ -63,6 +84,8 @@ OPTIONS_SCHEMA = vol.Schema(
         vol.Required(CONF_CONSENT): CONSENT_SELECTOR,
         vol.Optional(CONF_ENDPOINT): ENDPOINT_SELECTOR,
         vol.Required(CONF_RETENTION_DAYS): RETENTION_SELECTOR,
+        vol.Optional(CONF_PRINTER_INTEGRATIONS): PRINTER_INTEGRATIONS_SELECTOR,
+        vol.Optional(CONF_FEATURE_ENTITIES): FEATURE_ENTITIES_SELECTOR,
     }
 )
 
@@ -196,12 +219,19 @@ class UsageStatsOptionsFlow(OptionsFlow):
                 options.pop(CONF_ENDPOINT, None)
                 if user_input[CONF_CONSENT] == ConsentLevel.SHARE:
                     errors = {CONF_ENDPOINT: "endpoint_required"}
+            if any(map(label_error, user_input.get(CONF_PRINTER_INTEGRATIONS, ()))):
+                errors[CONF_PRINTER_INTEGRATIONS] = "invalid_domain"
             if not errors:
                 return self.async_create_entry(data=options)
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(
-                OPTIONS_SCHEMA, user_input or self.config_entry.options
+                OPTIONS_SCHEMA,
+                user_input
+                or {
+                    CONF_PRINTER_INTEGRATIONS: list(DEFAULT_PRINTER_INTEGRATIONS),
+                    **self.config_entry.options,
+                },
             ),
             errors=errors,
         )

@@ -13,6 +13,8 @@ LOGGER = logging.getLogger(__package__)
 CONF_CONSENT: Final = "consent"
 CONF_ENDPOINT: Final = "endpoint"
 CONF_RETENTION_DAYS: Final = "retention_days"
+CONF_PRINTER_INTEGRATIONS: Final = "printer_integrations"
+CONF_FEATURE_ENTITIES: Final = "feature_entities"
 
 DEFAULT_RETENTION_DAYS: Final = 90
 MIN_RETENTION_DAYS: Final = 7

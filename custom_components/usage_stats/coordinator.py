@@ -83,6 +83,7 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
         level = ConsentLevel(self.config_entry.options[CONF_CONSENT])
         if stored is None or level != self.consent.level:
             self._apply_consent(level)
+        self.async_prune()
 
     @callback
     def _apply_consent(self, level: ConsentLevel) -> None:
@@ -135,6 +136,12 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
         self.counters.set(metric, keys)
         self.async_changed()
         return True
+
+    @callback
+    def async_prune(self) -> None:
+        """Drop the days older than the retention."""
+        if self.counters.prune(self.retention_days):
+            self.async_changed()
 
     @callback
     def async_changed(self) -> None:

@@ -44,10 +44,10 @@ def label_error(value: object) -> str | None:
     """Return why `value` is not an acceptable label, or None when it is."""
     if not isinstance(value, str):
         return "not_text"
-    if len(value) > MAX_LABEL_LENGTH:
-        return "too_long"
     if kind := pii_kind(value):
         return kind
+    if len(value) > MAX_LABEL_LENGTH:
+        return "too_long"
     if not LABEL_RE.fullmatch(value):
         return "not_identifier"
     return None

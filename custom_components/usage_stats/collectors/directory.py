@@ -1,0 +1,149 @@
+"""The printer directory: which devices are printers, and which entities to watch.
+
+Read from the device and entity registries for the configured printer
+integrations, and read again whenever either registry changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from homeassistant.const import Platform
+from homeassistant.core import Event, callback
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.debounce import Debouncer
+
+from ..const import CONF_FEATURE_ENTITIES, CONF_PRINTER_INTEGRATIONS, LOGGER
+from ..coordinator import UsageStatsCoordinator
+from ..printers import (
+    ACCESSORY_MODELS,
+    DEFAULT_PRINTER_INTEGRATIONS,
+    PrinterIntegration,
+    printer_integration,
+)
+
+# Entities of printer devices whose on/off state is a feature flag.
+SWITCH_LIKE_DOMAINS = frozenset(
+    {Platform.SWITCH, Platform.LIGHT, Platform.FAN, Platform.SIREN}
+)
+RESCAN_COOLDOWN = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Printer:
+    """A printer device and its status entity, if one was found."""
+
+    device_id: str
+    integration: PrinterIntegration
+    status_entity_id: str | None
+
+
+def feature_key(entity_id: str, entry: er.RegistryEntry | None) -> str:
+    """Return `<integration domain>.<translation key or entity domain>` of an entity."""
+    domain = entity_id.partition(".")[0]
+    if entry is None:
+        return f"{domain}.{domain}"
+    return f"{entry.platform}.{entry.translation_key or entry.domain}"
+
+
+class PrinterDirectory:
+    """Knows the printers and the feature entities; tells subscribers of changes."""
+
+    def __init__(self, coordinator: UsageStatsCoordinator) -> None:
+        """Initialize the directory."""
+        self.coordinator = coordinator
+        self.hass = coordinator.hass
+        self.printers: list[Printer] = []
+        self.features: dict[str, str] = {}  # entity id -> feature key
+        self._subscribers: list[Callable[[], None]] = []
+        self._debouncer = Debouncer(
+            self.hass,
+            LOGGER,
+            cooldown=RESCAN_COOLDOWN,
+            immediate=False,
+            function=self.async_refresh,
+            background=True,
+        )
+
+    def subscribe(self, subscriber: Callable[[], None]) -> None:
+        """Call `subscriber` after every refresh."""
+        self._subscribers.append(subscriber)
+
+    @callback
+    def async_start(self) -> None:
+        """Read the registries now and again after each change."""
+        entry = self.coordinator.config_entry
+        entry.async_on_unload(self._debouncer.async_shutdown)
+        entry.async_on_unload(
+            self.hass.bus.async_listen(
+                dr.EVENT_DEVICE_REGISTRY_UPDATED, self._async_registry_updated
+            )
+        )
+        entry.async_on_unload(
+            self.hass.bus.async_listen(
+                er.EVENT_ENTITY_REGISTRY_UPDATED, self._async_registry_updated
+            )
+        )
+        self.async_refresh()
+
+    @callback
+    def _async_registry_updated(self, _event: Event[Any]) -> None:
+        self._debouncer.async_schedule_call()
+
+    @callback
+    def async_refresh(self) -> None:
+        """Read the registries and tell every subscriber."""
+        self._scan()
+        for subscriber in self._subscribers:
+            subscriber()
+
+    def _scan(self) -> None:
+        options = self.coordinator.config_entry.options
+        device_registry = dr.async_get(self.hass)
+        entity_registry = er.async_get(self.hass)
+        printers: dict[str, Printer] = {}
+        features: dict[str, str] = {}
+        domains = options.get(CONF_PRINTER_INTEGRATIONS, DEFAULT_PRINTER_INTEGRATIONS)
+        for domain in domains:
+            integration = printer_integration(domain)
+            for config_entry in self.hass.config_entries.async_entries(domain):
+                for device in dr.async_entries_for_config_entry(
+                    device_registry, config_entry.entry_id
+                ):
+                    if device.id in printers or not _is_printer(device):
+                        continue
+                    entities = er.async_entries_for_device(entity_registry, device.id)
+                    status = next(
+                        (
+                            entity.entity_id
+                            for entity in entities
+                            if entity.platform == domain
+                            and integration.is_status_entity(
+                                entity.domain, entity.translation_key, entity.unique_id
+                            )
+                        ),
+                        None,
+                    )
+                    printers[device.id] = Printer(device.id, integration, status)
+                    features.update(
+                        (entity.entity_id, feature_key(entity.entity_id, entity))
+                        for entity in entities
+                        if entity.domain in SWITCH_LIKE_DOMAINS
+                    )
+        for entity_id in options.get(CONF_FEATURE_ENTITIES, ()):
+            features[entity_id] = feature_key(
+                entity_id, entity_registry.async_get(entity_id)
+            )
+        self.printers = list(printers.values())
+        self.features = features
+
+
+def _is_printer(device: dr.DeviceEntry) -> bool:
+    """Return False for accessories (AMS units, spool holders) and service devices."""
+    return (
+        device.via_device_id is None
+        and device.entry_type is not dr.DeviceEntryType.SERVICE
+        and (device.model or "").lower() not in ACCESSORY_MODELS
+    )

@@ -1,0 +1,204 @@
+"""The 3D-printer integrations recognised by default, and how to read their status.
+
+Each entry maps an integration domain to the printer type label that is recorded,
+how to find its printer status entity, and what its states mean. Sources: the
+integrations' own code (core: octoprint, prusalink, dremel_3d_printer; custom:
+greghesp/ha-bambulab, marcolivierarsenault/moonraker-home-assistant,
+3dg1luk43/ha_creality_ws, danielcherubini/elegoo-homeassistant,
+WaresWichall/hass-anycubic_cloud, joseffallman/hass_flashforge).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Final
+
+
+class PrinterState(StrEnum):
+    """What a printer status means for counting."""
+
+    PRINTING = "printing"
+    PAUSED = "paused"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    ERROR = "error"
+    IDLE = "idle"
+    OFFLINE = "offline"
+
+
+# Home Assistant's own states for an entity without a value.
+UNAVAILABLE_STATES: Final = frozenset({"unavailable", "unknown"})
+# Models of accessory devices that some printer integrations add beside printers.
+ACCESSORY_MODELS: Final = frozenset(
+    {"ams", "ams lite", "ams 2 pro", "ams ht", "external spool", "cfs"}
+)
+
+
+def _states(**groups: tuple[str, ...]) -> dict[str, PrinterState]:
+    return {
+        value: PrinterState(group)
+        for group, values in groups.items()
+        for value in values
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterIntegration:
+    """A printer integration: its type label and how to read its status entity."""
+
+    domain: str
+    printer_type: str
+    # The status sensor is found by translation key or by unique id suffix/prefix.
+    translation_keys: frozenset[str] = frozenset()
+    unique_id_suffixes: tuple[str, ...] = ()
+    unique_id_prefixes: tuple[str, ...] = ()
+    # Lower-cased state value -> meaning; unlisted values are ignored.
+    states: Mapping[str, PrinterState] = field(default_factory=dict)
+
+    def is_status_entity(
+        self, entity_domain: str, translation_key: str | None, unique_id: str
+    ) -> bool:
+        """Return True for the entity that carries this integration's printer status."""
+        if entity_domain != "sensor":
+            return False
+        return (
+            translation_key in self.translation_keys
+            or unique_id.endswith(self.unique_id_suffixes)
+            or unique_id.startswith(self.unique_id_prefixes)
+        ) and bool(self.states)
+
+    def meaning(self, state: str) -> PrinterState | None:
+        """Return what a state value of the status entity means."""
+        if state in UNAVAILABLE_STATES:
+            return PrinterState.OFFLINE
+        return self.states.get(state.lower())
+
+
+KNOWN_PRINTER_INTEGRATIONS: Final[Mapping[str, PrinterIntegration]] = {
+    integration.domain: integration
+    for integration in (
+        PrinterIntegration(
+            "octoprint",
+            "octoprint",
+            unique_id_prefixes=("Current State-",),
+            states=_states(
+                printing=("printing", "printing from sd", "sending file to sd", "starting",
+                          "starting print from sd", "starting to send file to sd",
+                          "resuming", "finishing"),
+                paused=("paused", "pausing"),
+                cancelled=("cancelling",),
+                error=("error", "offline after error"),
+                idle=("operational",),
+                offline=("offline", "closed", "connecting", "opening serial connection",
+                         "detecting serial connection"),
+            ),
+        ),
+        PrinterIntegration(
+            "prusalink",
+            "prusa",
+            translation_keys=frozenset({"printer_state"}),
+            states=_states(
+                printing=("printing",), paused=("paused", "attention"),
+                finished=("finished",), cancelled=("stopped",), error=("error",),
+                idle=("idle", "ready", "busy"),
+            ),
+        ),
+        PrinterIntegration(
+            "dremel_3d_printer",
+            "dremel",
+            translation_keys=frozenset({"job_phase"}),
+            states=_states(
+                printing=("building", "preparing", "resuming"),
+                paused=("pausing", "paused"), finished=("completed",), idle=("ready",),
+            ),
+        ),
+        PrinterIntegration(
+            "bambu_lab",
+            "bambu_lab",
+            translation_keys=frozenset({"print_status"}),
+            states=_states(
+                printing=("running", "prepare", "slicing", "init"), paused=("pause",),
+                finished=("finish",), failed=("failed",), idle=("idle",),
+                offline=("offline",),
+            ),
+        ),
+        PrinterIntegration(
+            "moonraker",
+            "klipper",
+            unique_id_suffixes=("_print_state",),
+            states=_states(
+                printing=("printing",), paused=("paused",), finished=("complete",),
+                cancelled=("cancelled",), error=("error",), idle=("standby",),
+            ),
+        ),
+        PrinterIntegration(
+            "ha_creality_ws",
+            "creality",
+            translation_keys=frozenset({"print_status"}),
+            states=_states(
+                printing=("printing", "processing", "self-testing"), paused=("paused",),
+                finished=("completed",), cancelled=("stopped",), error=("error",),
+                idle=("idle",), offline=("off",),
+            ),
+        ),
+        PrinterIntegration(
+            "elegoo_printer",
+            "elegoo",
+            translation_keys=frozenset({"print_status"}),
+            states=_states(
+                printing=("printing", "homing", "dropping", "lifting", "file_checking",
+                          "loading", "preheating", "leveling", "recovery",
+                          "printing_recovery"),
+                paused=("pausing", "paused"), finished=("complete",),
+                cancelled=("stopping", "stopped"), idle=("idle",),
+            ),
+        ),
+        PrinterIntegration(
+            "anycubic_cloud",
+            "anycubic",
+            translation_keys=frozenset({"print_state"}),
+            states=_states(
+                printing=("printing", "preheating", "downloading", "checking", "slicing"),
+                paused=("paused",), finished=("finished",), failed=("failed",),
+            ),
+        ),
+        PrinterIntegration(
+            "flashforge",
+            "flashforge",
+            unique_id_suffixes=("_status",),
+            states=_states(
+                printing=("building_from_sd",), paused=("paused",),
+                finished=("building_completed",), idle=("ready",),
+            ),
+        ),
+    )
+}  # fmt: skip
+
+DEFAULT_PRINTER_INTEGRATIONS: Final = tuple(KNOWN_PRINTER_INTEGRATIONS)
+
+
+def printer_integration(domain: str) -> PrinterIntegration:
+    """Return how to read a printer integration.
+
+    A domain the user added reads its status the way any known integration does:
+    a sensor with one of their translation keys, states by the first known meaning.
+    """
+    if known := KNOWN_PRINTER_INTEGRATIONS.get(domain):
+        return known
+    states: dict[str, PrinterState] = {}
+    for integration in KNOWN_PRINTER_INTEGRATIONS.values():
+        for value, meaning in integration.states.items():
+            states.setdefault(value, meaning)
+    return PrinterIntegration(
+        domain,
+        domain,
+        translation_keys=frozenset(
+            key
+            for integration in KNOWN_PRINTER_INTEGRATIONS.values()
+            for key in integration.translation_keys
+        ),
+        states=states,
+    )

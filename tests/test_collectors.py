@@ -1,0 +1,333 @@
+"""Tests for the collectors, through the real hass, registries and state machine."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import logging
+import threading
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.usage_stats.collectors.errors import ErrorTypeHandler
+from custom_components.usage_stats.const import (
+    CONF_CONSENT,
+    CONF_FEATURE_ENTITIES,
+    CONF_PRINTER_INTEGRATIONS,
+    CONF_RETENTION_DAYS,
+)
+from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
+from homeassistant.core import CoreState, HomeAssistant
+from homeassistant.helpers import device_registry as dr
+
+from .helpers import settle, today
+
+
+async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+async def test_fleet(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    printers: dict[str, str],
+    device_registry: dr.DeviceRegistry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Printers are counted per type; accessories and other devices are not."""
+    entry = await _setup(hass, mock_config_entry)
+    assert today(entry, "printers") == {"": 3}
+    assert today(entry, "printers_by_type") == {"prusa": 2, "bambu_lab": 1}
+
+    device = device_registry.async_get_device(
+        identifiers={("bambu_lab", "01P00A123456789")}
+    )
+    device_registry.async_remove_device(device.id)
+    await settle(hass, freezer)
+    assert today(entry, "printers") == {"": 2}
+    assert today(entry, "printers_by_type") == {"prusa": 2}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {
+            CONF_CONSENT: "local",
+            CONF_RETENTION_DAYS: 90,
+            CONF_PRINTER_INTEGRATIONS: ["hue"],
+        }
+    ],
+)
+async def test_fleet_user_domains(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    printers: dict[str, str],
+    options: dict[str, Any],
+) -> None:
+    """The user decides which integrations' devices are printers."""
+    entry = await _setup(hass, mock_config_entry)
+    assert today(entry, "printers") == {"": 1}
+    assert today(entry, "printers_by_type") == {"hue": 1}
+
+
+async def test_features(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    printers: dict[str, str],
+) -> None:
+    """On/off feature entities of printers are counted by integration and key."""
+    hass.states.async_set(printers["prusa_1_light"], "on")
+    hass.states.async_set(printers["prusa_2_light"], "off")
+    hass.states.async_set(printers["bambu_fan"], "unavailable")
+    hass.states.async_set(printers["lamp"], "on")
+    entry = await _setup(hass, mock_config_entry)
+    assert today(entry, "features") == {
+        "prusalink.chamber_light/on": 1,
+        "prusalink.chamber_light/off": 1,
+    }
+
+    hass.states.async_set(printers["prusa_2_light"], "on")
+    hass.states.async_set(printers["bambu_fan"], "on")
+    await hass.async_block_till_done()
+    assert today(entry, "features") == {
+        "prusalink.chamber_light/on": 2,
+        "bambu_lab.aux_fan/on": 1,
+    }
+    # Attribute changes do not count.
+    hass.states.async_set(printers["bambu_fan"], "on", {"percentage": 50})
+    await hass.async_block_till_done()
+    assert today(entry, "features")["bambu_lab.aux_fan/on"] == 1
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {
+            CONF_CONSENT: "local",
+            CONF_RETENTION_DAYS: 90,
+            CONF_FEATURE_ENTITIES: ["light.office_lamp", "input_boolean.heated_bed"],
+        }
+    ],
+)
+async def test_features_selected_by_user(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    printers: dict[str, str],
+    options: dict[str, Any],
+) -> None:
+    """Entities the user selects count too, by integration, never by id."""
+    hass.states.async_set(printers["lamp"], "on")
+    hass.states.async_set("input_boolean.heated_bed", "off")
+    entry = await _setup(hass, mock_config_entry)
+    assert today(entry, "features") == {
+        "hue.light/on": 1,
+        "input_boolean.input_boolean/off": 1,
+    }
+
+
+async def test_jobs(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    printers: dict[str, str],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Jobs, durations, connectivity and printer errors from status entities."""
+    prusa_1, prusa_2, bambu = (
+        printers["prusa_1"],
+        printers["prusa_2"],
+        printers["bambu"],
+    )
+    hass.states.async_set(prusa_1, "IDLE")
+    hass.states.async_set(prusa_2, "printing")  # A job that began before us.
+    hass.states.async_set(bambu, "idle")
+    entry = await _setup(hass, mock_config_entry)
+
+    async def state(entity_id: str, value: str, minutes: float = 0) -> None:
+        freezer.tick(timedelta(minutes=minutes))
+        hass.states.async_set(entity_id, value)
+        await hass.async_block_till_done()
+
+    await state(prusa_1, "printing")
+    await state(prusa_1, "paused", 10)
+    await state(prusa_1, "printing", 20)
+    await state(prusa_1, "finished", 15)  # 45 minutes in all.
+    await state(prusa_1, "idle")
+    await state(prusa_2, "stopped")  # Cancelled; its start was not seen.
+    await state(bambu, "prepare")
+    await state(bambu, "running", 1)
+    await state(bambu, "failed", 300)
+    await state(prusa_2, "error")
+    await state(prusa_2, "unavailable")
+    await state(prusa_2, "idle")
+    await state(prusa_2, "gibberish")  # Unknown values are ignored.
+
+    assert today(entry, "jobs") == {
+        "started/prusa": 1,
+        "completed/prusa": 1,
+        "cancelled/prusa": 1,
+        "started/bambu_lab": 1,
+        "failed/bambu_lab": 1,
+    }
+    assert today(entry, "job_duration") == {"30m_1h": 1}
+    assert today(entry, "events") == {"printer_offline": 1, "printer_online": 1}
+    assert today(entry, "errors") == {"prusa/printer_error": 1}
+
+
+async def test_job_survives_loss_of_connection(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    printers: dict[str, str],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A job that loses connection and finishes is counted once, with its length."""
+    status = printers["bambu"]
+    hass.states.async_set(status, "idle")
+    entry = await _setup(hass, mock_config_entry)
+    for value, minutes in (
+        ("running", 0),
+        ("offline", 60),
+        ("running", 10),
+        ("finish", 500),
+    ):
+        freezer.tick(timedelta(minutes=minutes))
+        hass.states.async_set(status, value)
+        await hass.async_block_till_done()
+    assert today(entry, "jobs") == {"started/bambu_lab": 1, "completed/bambu_lab": 1}
+    assert today(entry, "job_duration") == {"8h_24h": 1}
+
+    # Back to idle after a loss of connection says nothing of how a job ended.
+    for value in ("running", "offline", "idle"):
+        hass.states.async_set(status, value)
+        await hass.async_block_till_done()
+    assert today(entry, "jobs")["completed/bambu_lab"] == 1
+    assert today(entry, "jobs")["started/bambu_lab"] == 2
+
+
+async def test_errors(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """Only the component and exception class of errors are recorded."""
+    entry = await _setup(hass, mock_config_entry)
+    secret = "password hunter2 for /home/alice/prints/benchy.gcode at 192.168.1.5"  # noqa: S105
+
+    def log(name: str, level: int, exc: BaseException | None = None) -> None:
+        logging.getLogger(name).log(level, secret, exc_info=exc)
+
+    log("homeassistant.components.mqtt.client", logging.ERROR, ValueError(secret))
+    log("homeassistant.components.mqtt", logging.WARNING, TimeoutError(secret))
+    log("homeassistant.components.mqtt", logging.WARNING)  # No exception: ignored.
+    log("homeassistant.core", logging.ERROR)
+    log("custom_components.my_secret_thing.sensor", logging.ERROR, KeyError(secret))
+    log("custom_components.bambu_lab.pybambu", logging.CRITICAL, OSError(secret))
+    log("aiohttp.client", logging.ERROR, ConnectionError(secret))
+    thread = threading.Thread(
+        target=log, args=("homeassistant.components.zha", logging.ERROR, RuntimeError())
+    )
+    thread.start()
+    thread.join()
+    await hass.async_block_till_done()
+
+    assert today(entry, "errors") == {
+        "mqtt/ValueError": 1,
+        "mqtt/TimeoutError": 1,
+        "homeassistant/no_exception": 1,
+        "custom/KeyError": 1,
+        "bambu_lab/OSError": 1,
+        "other/ConnectionError": 1,
+        "zha/RuntimeError": 1,
+    }
+    assert "hunter2" not in str(entry.runtime_data.stored)
+
+    await hass.config_entries.async_unload(entry.entry_id)
+    assert not any(
+        isinstance(handler, ErrorTypeHandler)
+        for handler in logging.getLogger().handlers
+    )
+
+
+async def test_error_handler_never_raises(hass: HomeAssistant) -> None:
+    """A record the handler cannot read is dropped without an exception."""
+    handler = ErrorTypeHandler(hass, frozenset())
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "msg", None, None)
+    record.name = None  # type: ignore[assignment]
+    assert handler.handle(record)
+    assert not handler.pending
+    handler.drain()  # Nothing to record, no coordinator: a no-op.
+
+
+@pytest.mark.parametrize(
+    "options", [{CONF_CONSENT: "disabled", CONF_RETENTION_DAYS: 90}]
+)
+async def test_disabled_attaches_nothing(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    printers: dict[str, str],
+    options: dict[str, Any],
+) -> None:
+    """At `disabled`, no handler or listener is attached and nothing is recorded."""
+    listeners_before = hass.bus.async_listeners()
+    entry = await _setup(hass, mock_config_entry)
+    assert not any(
+        isinstance(handler, ErrorTypeHandler)
+        for handler in logging.getLogger().handlers
+    )
+    hass.states.async_set(printers["prusa_1"], "printing")
+    logging.getLogger("homeassistant.components.mqtt").error("x", exc_info=ValueError())
+    await hass.async_block_till_done()
+    assert entry.runtime_data.stored["days"] == {}
+    listeners_after = hass.bus.async_listeners()
+    assert listeners_after.get("state_changed", 0) == listeners_before.get(
+        "state_changed", 0
+    )
+
+
+async def test_home_assistant_start_counted_once(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    """A start of Home Assistant counts; a reload of the entry does not."""
+    hass.set_state(CoreState.starting)
+    entry = await _setup(hass, mock_config_entry)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    await hass.async_block_till_done()
+    hass.set_state(CoreState.running)
+    assert today(entry, "events") == {"ha_start": 1}
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert today(entry, "events") == {"ha_start": 1}
+
+
+@pytest.mark.parametrize("options", [{CONF_CONSENT: "local", CONF_RETENTION_DAYS: 7}])
+async def test_retention(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+    options: dict[str, Any],
+) -> None:
+    """Days older than the retention are dropped at start and every midnight."""
+    freezer.move_to("2026-11-23T23:59:00+00:00")
+    hass_storage["usage_stats.data"] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": "usage_stats.data",
+        "data": {
+            "consent": {"level": "local", "changed_at": None, "share_granted_at": None},
+            "installation_id": None,
+            "days": {
+                "2026-11-10": {"events": {"ha_start": 1}},
+                "2026-11-17": {"events": {"ha_start": 2}},
+                "2026-11-18": {"events": {"ha_start": 3}},
+            },
+        },
+    }
+    entry = await _setup(hass, mock_config_entry)
+    days = entry.runtime_data.stored["days"]
+    assert sorted(days) == ["2026-11-17", "2026-11-18", "2026-11-23"]
+    await settle(hass, freezer, 70)
+    assert sorted(days) == ["2026-11-18", "2026-11-23", "2026-11-24"]
