@@ -64,7 +64,7 @@ class PrinterDirectory:
             cooldown=RESCAN_COOLDOWN,
             immediate=False,
             function=self.async_refresh,
-            background=True,
+            background=False,
         )
 
     def subscribe(self, subscriber: Callable[[], None]) -> None:
