@@ -269,7 +269,7 @@ def number_bucket(value: float) -> str:
 def markdown_table() -> str:
     """Return the README's "What is collected" table, made from the catalogue."""
     rows = [
-        "| metric | kind | labels | recorded from | report section | description |",
+        "| metric | kind | labels | recorded at consent | report section | description |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for metric in METRICS.values():

@@ -30,6 +30,16 @@ from .store import (
 
 type UsageStatsConfigEntry = ConfigEntry[UsageStatsCoordinator]
 
+# For each consent level, the metric levels it allows to record.
+_RECORDING_LEVELS = {
+    level: frozenset(
+        required
+        for required in ConsentLevel
+        if required is not ConsentLevel.DISABLED and level.allows(required)
+    )
+    for level in ConsentLevel
+}
+
 # Entities are told about new counts at most this often.
 LISTENER_DELAY = 1.0
 
@@ -85,6 +95,11 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
             self._apply_consent(level)
         self.async_prune()
 
+    @property
+    def _recording_levels(self) -> frozenset[ConsentLevel]:
+        """Return the metric levels that the consent in force lets us record."""
+        return _RECORDING_LEVELS[self.consent.level]
+
     @callback
     def _apply_consent(self, level: ConsentLevel) -> None:
         """Record a new consent level, dated now."""
@@ -113,13 +128,14 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
         Refused: consent below the metric's level, or a label the catalogue does
         not allow. This runs for every recorded event, so it stays small.
         """
-        if not self.consent.level.allows(metric.min_consent):
+        if metric.min_consent not in self._recording_levels:
             return False
         if (key := metric.label_key(*labels)) is None:
             LOGGER.debug("Refused a label of metric %s", metric.name)
             return False
         self.counters.add(metric, key, amount)
-        self.async_changed()
+        if not self._save_pending or self._unsub_listener_update is None:
+            self.async_changed()
         return True
 
     @callback
@@ -127,7 +143,7 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
         self, metric: Metric, values: dict[tuple[str, ...], int]
     ) -> bool:
         """Set today's snapshot of `metric`; labels the catalogue refuses are left out."""
-        if not self.consent.level.allows(metric.min_consent):
+        if metric.min_consent not in self._recording_levels:
             return False
         keys: dict[str, int] = {}
         for labels, value in values.items():

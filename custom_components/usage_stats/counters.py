@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+import time as time_module
 from typing import Final
 
 from homeassistant.util import dt as dt_util
@@ -37,9 +38,8 @@ class DailyCounters:
 
     def today(self) -> str:
         """Return today's key; cheap enough for every recorded event."""
-        now = dt_util.utcnow()
-        if now.timestamp() >= self._today_ends:
-            today = now.date()
+        if time_module.time() >= self._today_ends:
+            today = utc_today()
             self._today = today.isoformat()
             midnight = datetime.combine(today + timedelta(days=1), time.min, UTC)
             self._today_ends = midnight.timestamp()
