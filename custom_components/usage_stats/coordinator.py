@@ -79,7 +79,7 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
     async def async_load(self) -> None:
         """Load the store and apply the consent level chosen in the entry."""
         try:
-            stored = await self.store.async_load()
+            stored = await self.store.async_load_data()
         except UnsupportedStorageVersionError as err:
             raise ConfigEntryError(
                 translation_domain=DOMAIN,
@@ -164,7 +164,7 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
         """Schedule a store write and an entity update after counts changed."""
         if not self._save_pending:
             self._save_pending = True
-            self.store.async_delay_save(self._data_to_save, SAVE_DELAY)
+            self.store.async_delay_save_data(self._data_to_save, SAVE_DELAY)
         if self._unsub_listener_update is None:
             self._unsub_listener_update = async_call_later(
                 self.hass, LISTENER_DELAY, self._async_update_listeners_later
@@ -179,7 +179,7 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
     def async_schedule_save(self) -> None:
         """Write the store soon; many changes in a row make one write."""
         self._save_pending = True
-        self.store.async_delay_save(self._data_to_save, SAVE_DELAY)
+        self.store.async_delay_save_data(self._data_to_save, SAVE_DELAY)
 
     @callback
     def _data_to_save(self) -> StoredData:
@@ -193,4 +193,4 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
             self._unsub_listener_update()
             self._unsub_listener_update = None
         if self._loaded:
-            await self.store.async_save(self.stored)
+            await self.store.async_save_data(self.stored)
