@@ -1,13 +1,76 @@
-"""Persistent local storage of the consent record and the daily counters."""
+"""Persistent local storage of the consent record, the daily counters and submissions.
+
+Version 1.1 held `consent`, `installation_id` and `days`; 1.2 adds `submission`.
+"""
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import Any, Literal, TypedDict
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import Store
 
 from .const import STORAGE_KEY, STORAGE_MINOR_VERSION, STORAGE_VERSION
+
+
+class OutboxEntry(TypedDict):
+    """A message waiting for the endpoint to accept it."""
+
+    kind: Literal["report", "deletion"]
+    # The report's submission_id or the deletion's request_id: unchanged across retries.
+    id: str
+    # The JSON body exactly as it is sent (a report in JSON form even for OTLP).
+    body: dict[str, Any]
+    # Deletion requests go to the endpoint that received the data; reports to the
+    # endpoint in force when they are sent (None).
+    endpoint: str | None
+    queued_at: str
+    attempts: int
+    next_attempt: str | None
+    # True for reports queued by the weekly schedule, False for `usage_stats.submit`.
+    weekly: bool
+
+
+class HistoryEntry(TypedDict):
+    """What became of a message (never its content)."""
+
+    kind: Literal["report", "deletion"]
+    id: str
+    period_start: str | None
+    period_end: str | None
+    queued_at: str
+    finished_at: str
+    outcome: Literal["accepted", "rejected", "withdrawn", "expired"]
+    status_code: int | None
+    attempts: int
+
+
+class Baseline(TypedDict):
+    """The grant day's counters at the moment `share` was granted; never sent."""
+
+    day: str
+    metrics: dict[str, dict[str, int]]
+
+
+class SubmissionData(TypedDict):
+    """The submission state (storage version 1.2)."""
+
+    outbox: list[OutboxEntry]
+    history: list[HistoryEntry]
+    # The weekday (0 = Monday) and second of the day, UTC, picked once at random.
+    schedule: dict[str, int] | None
+    next_run: str | None
+    last_success: str | None
+    last_request: str | None
+    # The last day covered by a report that was queued; the next report starts after it.
+    submitted_through: str | None
+    # The submission_id the next report will carry, so a preview shows it exactly.
+    next_submission_id: str | None
+    baseline: Baseline | None
+    # Endpoints that may hold reports of the current installation id.
+    sent_to: list[str]
+    # The status code of the last refused message, until the next success.
+    rejected_status: int | None
 
 
 class StoredData(TypedDict):
@@ -17,7 +80,24 @@ class StoredData(TypedDict):
     installation_id: str | None
     # {"YYYY-MM-DD": {metric: {label: count}}}, UTC days.
     days: dict[str, dict[str, dict[str, int]]]
-    submission: NotRequired[dict[str, Any]]
+    submission: SubmissionData
+
+
+def empty_submission() -> SubmissionData:
+    """Return the submission state of an installation that never submitted."""
+    return {
+        "outbox": [],
+        "history": [],
+        "schedule": None,
+        "next_run": None,
+        "last_success": None,
+        "last_request": None,
+        "submitted_through": None,
+        "next_submission_id": None,
+        "baseline": None,
+        "sent_to": [],
+        "rejected_status": None,
+    }
 
 
 class UnsupportedStorageVersionError(Exception):
@@ -30,6 +110,7 @@ def empty_data() -> StoredData:
         "consent": {"level": "disabled", "changed_at": None, "share_granted_at": None},
         "installation_id": None,
         "days": {},
+        "submission": empty_submission(),
     }
 
 
@@ -57,7 +138,8 @@ class UsageStatsStore(Store[StoredData]):
         """Migrate data written by another version of the integration.
 
         A newer major version is refused (the file is left untouched, so a
-        downgrade loses nothing); older minor versions gain the keys added since.
+        downgrade loses nothing); older minor versions gain the keys added since:
+        1.1 gains `submission`.
         """
         if old_major_version > STORAGE_VERSION:
             raise UnsupportedStorageVersionError(
@@ -67,4 +149,5 @@ class UsageStatsStore(Store[StoredData]):
             )
         data = empty_data()
         data.update(old_data)  # type: ignore[typeddict-item]
+        data["submission"] = {**empty_submission(), **data["submission"]}
         return data
