@@ -10,6 +10,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.usage_stats.const import (
     CONF_CONSENT,
     CONF_ENDPOINT,
+    CONF_FORMAT,
     CONF_RETENTION_DAYS,
     DOMAIN,
 )
@@ -188,6 +189,7 @@ async def test_options_flow(
         CONF_CONSENT: "share",
         CONF_ENDPOINT: ENDPOINT,
         CONF_RETENTION_DAYS: 30,
+        CONF_FORMAT: "json",
     }
 
 
@@ -200,12 +202,18 @@ async def test_options_flow_clears_endpoint(
     result = await hass.config_entries.options.async_init(mock_config_entry.entry_id)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {CONF_CONSENT: "local", CONF_ENDPOINT: "", CONF_RETENTION_DAYS: 365},
+        {
+            CONF_CONSENT: "local",
+            CONF_ENDPOINT: "",
+            CONF_RETENTION_DAYS: 365,
+            CONF_FORMAT: "otlp",
+        },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert mock_config_entry.options == {
         CONF_CONSENT: "local",
         CONF_RETENTION_DAYS: 365,
+        CONF_FORMAT: "otlp",
     }
 
 

@@ -28,13 +28,16 @@ from homeassistant.helpers.selector import (
 from .const import (
     CONF_CONSENT,
     CONF_ENDPOINT,
+    CONF_FORMAT,
     CONF_RETENTION_DAYS,
+    DEFAULT_FORMAT,
     DEFAULT_RETENTION_DAYS,
     DOMAIN,
     MAX_RETENTION_DAYS,
     MIN_RETENTION_DAYS,
     NAME,
     ConsentLevel,
+    ReportFormat,
 )
 from .endpoint import endpoint_error, normalize_endpoint
 
@@ -43,6 +46,13 @@ CONSENT_SELECTOR = SelectSelector(
         options=[level.value for level in ConsentLevel],
         translation_key=CONF_CONSENT,
         mode=SelectSelectorMode.LIST,
+    )
+)
+FORMAT_SELECTOR = SelectSelector(
+    SelectSelectorConfig(
+        options=[report_format.value for report_format in ReportFormat],
+        translation_key=CONF_FORMAT,
+        mode=SelectSelectorMode.DROPDOWN,
     )
 )
 ENDPOINT_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
@@ -63,6 +73,7 @@ OPTIONS_SCHEMA = vol.Schema(
         vol.Required(CONF_CONSENT): CONSENT_SELECTOR,
         vol.Optional(CONF_ENDPOINT): ENDPOINT_SELECTOR,
         vol.Required(CONF_RETENTION_DAYS): RETENTION_SELECTOR,
+        vol.Required(CONF_FORMAT, default=DEFAULT_FORMAT.value): FORMAT_SELECTOR,
     }
 )
 
@@ -179,7 +190,7 @@ class UsageStatsConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class UsageStatsOptionsFlow(OptionsFlow):
-    """Change consent, endpoint and how long daily counters are kept."""
+    """Change consent, endpoint, report format and how long counters are kept."""
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None

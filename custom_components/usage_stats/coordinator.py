@@ -27,6 +27,7 @@ from .store import (
     UsageStatsStore,
     empty_data,
 )
+from .submission import Submission
 
 type UsageStatsConfigEntry = ConfigEntry[UsageStatsCoordinator]
 
@@ -55,6 +56,7 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
         self.stored: StoredData = empty_data()
         self.consent = ConsentRecord()
         self.counters = DailyCounters(self.stored["days"])
+        self.submission = Submission(hass, self)
         self._save_pending = False
         self._unsub_listener_update: CALLBACK_TYPE | None = None
         # Only data that was loaded may be written back: a store we could not
@@ -91,6 +93,7 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
         self.stored["consent"] = self.consent.as_dict()
         if level is ConsentLevel.SHARE and self.installation_id is None:
             self.stored["installation_id"] = new_installation_id()
+        self.submission.consent_changed(level)
         self.async_schedule_save()
 
     @property
@@ -157,6 +160,11 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
         """Write the store soon; many changes in a row make one write."""
         self._save_pending = True
         self.store.async_delay_save(self._data_to_save, SAVE_DELAY)
+
+    async def async_save_now(self) -> None:
+        """Write the store at once (the outbox must survive a restart)."""
+        self._save_pending = False
+        await self.store.async_save(self.stored)
 
     @callback
     def _data_to_save(self) -> StoredData:

@@ -1,0 +1,150 @@
+"""The actions: export, preview, delete and submit the user's statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+import json
+from pathlib import Path
+from typing import Any, Final
+
+import voluptuous as vol
+
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import (
+    HomeAssistantError,
+    ServiceValidationError,
+    Unauthorized,
+    UnknownUser,
+)
+from homeassistant.helpers import config_validation as cv
+from homeassistant.util.file import write_utf8_file
+
+from .const import DOMAIN
+from .coordinator import UsageStatsCoordinator
+
+SERVICE_EXPORT: Final = "export"
+SERVICE_PREVIEW: Final = "preview"
+SERVICE_DELETE: Final = "delete"
+SERVICE_SUBMIT: Final = "submit"
+ATTR_FILENAME: Final = "filename"
+EXPORT_DIRECTORY: Final = DOMAIN
+
+EXPORT_SCHEMA: Final = vol.Schema({vol.Optional(ATTR_FILENAME): cv.string})
+NO_FIELDS: Final = vol.Schema({})
+
+type Handler = Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]]
+
+
+def _coordinator(hass: HomeAssistant) -> UsageStatsCoordinator:
+    """Return the coordinator of the loaded entry."""
+    if not (entries := hass.config_entries.async_loaded_entries(DOMAIN)):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="not_loaded"
+        )
+    coordinator: UsageStatsCoordinator = entries[0].runtime_data
+    return coordinator
+
+
+def _admin_only(hass: HomeAssistant, handler: Handler) -> Handler:
+    """Refuse the call unless it comes from an administrator (or from the system)."""
+
+    async def _handle(call: ServiceCall) -> ServiceResponse:
+        if call.context.user_id:
+            user = await hass.auth.async_get_user(call.context.user_id)
+            if user is None:
+                raise UnknownUser(context=call.context)
+            if not user.is_admin:
+                raise Unauthorized(context=call.context)
+        return await handler(call)
+
+    return _handle
+
+
+def export_path(hass: HomeAssistant, filename: str) -> Path:
+    """Return where an export named `filename` goes; refuse anything but a bare name."""
+    if (
+        not filename
+        or filename != filename.strip()
+        or "/" in filename
+        or "\\" in filename
+        or ".." in filename
+        or filename.startswith(".")
+        or "\0" in filename
+    ):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_filename",
+            translation_placeholders={"filename": filename},
+        )
+    return Path(hass.config.path(EXPORT_DIRECTORY)) / filename
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_utf8_file(str(path), text, private=True)
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the actions."""
+
+    async def export(call: ServiceCall) -> ServiceResponse:
+        coordinator = _coordinator(hass)
+        text = json.dumps(coordinator.submission.export(), indent=2, sort_keys=True)
+        data: dict[str, Any] = json.loads(text)
+        if (filename := call.data.get(ATTR_FILENAME)) is not None:
+            path = export_path(hass, filename)
+            try:
+                await hass.async_add_executor_job(_write, path, text)
+            except OSError as err:
+                raise HomeAssistantError(
+                    translation_domain=DOMAIN,
+                    translation_key="export_failed",
+                    translation_placeholders={"error": str(err)},
+                ) from err
+            data["path"] = str(path)
+        return data
+
+    async def preview(call: ServiceCall) -> ServiceResponse:
+        return _coordinator(hass).submission.preview()
+
+    async def delete(call: ServiceCall) -> ServiceResponse:
+        return await _coordinator(hass).submission.async_delete()
+
+    async def submit(call: ServiceCall) -> ServiceResponse:
+        return await _coordinator(hass).submission.async_submit()
+
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_EXPORT,
+        _admin_only(hass, export),
+        schema=EXPORT_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_PREVIEW,
+        preview,
+        schema=NO_FIELDS,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_DELETE,
+        _admin_only(hass, delete),
+        schema=NO_FIELDS,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_SUBMIT,
+        _admin_only(hass, submit),
+        schema=NO_FIELDS,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
