@@ -15,7 +15,14 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.usage_stats.catalogue import EVENTS, JOBS
+from custom_components.usage_stats.catalogue import (
+    ERRORS,
+    EVENTS,
+    FEATURES,
+    JOBS,
+    PRINTERS_BY_TYPE,
+    Metric,
+)
 from custom_components.usage_stats.const import (
     CONF_CONSENT,
     CONF_ENDPOINT,
@@ -546,3 +553,56 @@ async def test_installation_type_unknown_when_system_info_fails(
         assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     installation = mock_config_entry.runtime_data.submission.installation()
     assert installation["installation_type"] == "Unknown"
+
+
+@pytest.mark.parametrize(
+    ("metric", "labels"),
+    [
+        (ERRORS, ("octoprint", "Error raised at /config/secret.yaml")),
+        (ERRORS, ("user@example.org", "TimeoutError")),
+        (FEATURES, ("bambu.a1b2c3d4e5f6a7b8", "on")),
+        (FEATURES, ("bambu.light", "dim")),
+        (EVENTS, ("not_a_declared_event",)),
+        (EVENTS, ("custom_192.168.1.5",)),
+        (JOBS, ("completed",)),
+    ],
+)
+async def test_refused_labels_never_reach_a_report(
+    hass: HomeAssistant,
+    coordinator: UsageStatsCoordinator,
+    receiver: Receiver,
+    freezer: FrozenDateTimeFactory,
+    metric: Metric,
+    labels: tuple[str, ...],
+) -> None:
+    """What the allowlist refuses is not counted, so it can never be sent."""
+    freezer.move_to("2026-11-03T12:00:00+00:00")
+    assert not coordinator.record(metric, *labels)
+    assert coordinator.record_snapshot(FEATURES, {labels: 1}) is True
+    coordinator.record(ERRORS, "custom", "printer_error")
+    await advance(hass, freezer, "2026-11-09T06:00:30+00:00")
+    report = receiver.requests[0].json()
+    assert_valid_report(report)
+    assert report["errors"] == {"custom": {"printer_error": 1}}
+    assert report["features"] == {}
+    assert report["events"] == {}
+
+
+async def test_daily_label_cap_folds_into_other(
+    hass: HomeAssistant,
+    coordinator: UsageStatsCoordinator,
+    receiver: Receiver,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Beyond 50 labels a day, counts go to `other` and arrive as `other`."""
+    freezer.move_to("2026-11-03T12:00:00+00:00")
+    for i in range(55):
+        coordinator.record(EVENTS, f"custom_event_{i:02}")
+    coordinator.record_snapshot(
+        PRINTERS_BY_TYPE, {(f"type_{i:02}",): 1 for i in range(55)}
+    )
+    await advance(hass, freezer, "2026-11-09T06:00:30+00:00")
+    report = receiver.requests[0].json()
+    assert report["events"]["other"] == 5
+    assert len(report["events"]) == 51
+    assert report["printer_fleet"]["types"]["other"] == 5
