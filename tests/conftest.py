@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import AsyncGenerator, Generator
 from typing import Any
 from unittest.mock import patch
 
+from aiohttp import web
+from freezegun.api import FrozenDateTimeFactory
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -15,8 +17,11 @@ from custom_components.usage_stats.const import (
     CONF_RETENTION_DAYS,
     DOMAIN,
 )
+from custom_components.usage_stats.coordinator import UsageStatsCoordinator
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+
+from .helpers import GRANTED, Receiver, set_schedule
 
 ENDPOINT = "https://stats.example.org"
 
@@ -171,3 +176,41 @@ def printers(
         suggested_object_id="office_lamp",
     ).entity_id
     return ids
+
+
+# Submission: a real receiving server, and an entry sharing with it.
+
+
+@pytest.fixture
+async def receiver(socket_enabled: None) -> AsyncGenerator[Receiver]:
+    """Start a receiving HTTP server on an ephemeral port of 127.0.0.1."""
+    receiver = Receiver()
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", receiver.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    receiver.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    yield receiver
+    receiver.release()
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def coordinator(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> UsageStatsCoordinator:
+    """Set up the entry at the grant time, with a weekly run on Mondays 06:00 UTC.
+
+    Tests using it override `options` with `share_with(receiver)`.
+    """
+    freezer.move_to(GRANTED)
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    coordinator: UsageStatsCoordinator = mock_config_entry.runtime_data
+    set_schedule(coordinator, weekday=0, second=6 * 3600)
+    return coordinator

@@ -1,16 +1,158 @@
-"""Helpers shared by the tests."""
+"""Helpers shared by the tests: counters, time, the wire contract and a real receiving server."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+import json
+from pathlib import Path
+from typing import Any
 
+from aiohttp import web
+from freezegun.api import FrozenDateTimeFactory
+from google.protobuf import json_format
+from jsonschema import Draft202012Validator
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
 )
 
+from custom_components.usage_stats.catalogue import EVENTS, JOBS, PRINTERS
+from custom_components.usage_stats.coordinator import UsageStatsCoordinator
+from custom_components.usage_stats.submission import next_occurrence
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
+
+SCHEMAS = Path(__file__).parent.parent / "schemas"
+
+
+def _validator(name: str) -> Draft202012Validator:
+    schema = json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(
+        schema, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+REPORT_SCHEMA = _validator("report-v1.schema.json")
+DELETION_SCHEMA = _validator("deletion-v1.schema.json")
+
+
+def assert_valid_report(body: dict[str, Any]) -> None:
+    """Fail with every schema error of a report body."""
+    errors = [error.message for error in REPORT_SCHEMA.iter_errors(body)]
+    assert not errors, errors
+
+
+def assert_valid_deletion(body: dict[str, Any]) -> None:
+    """Fail with every schema error of a deletion request."""
+    errors = [error.message for error in DELETION_SCHEMA.iter_errors(body)]
+    assert not errors, errors
+
+
+def parse_otlp(body: bytes | dict[str, Any]) -> ExportMetricsServiceRequest:
+    """Parse an OTLP/HTTP JSON body the way a collector would."""
+    text = body.decode() if isinstance(body, bytes) else json.dumps(body)
+    return json_format.Parse(text, ExportMetricsServiceRequest())
+
+
+@dataclass
+class Received:
+    """A request the receiver got."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict[str, Any]:
+        """Return the body as JSON."""
+        result: dict[str, Any] = json.loads(self.body)
+        return result
+
+
+@dataclass
+class Answer:
+    """What the receiver answers to the next request."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    # Never answer (until the test ends), to make the client time out.
+    hang: bool = False
+
+
+@dataclass
+class Receiver:
+    """A real HTTP server on 127.0.0.1 that records requests and answers as told."""
+
+    url: str = ""
+    requests: list[Received] = field(default_factory=list)
+    answers: list[Answer] = field(default_factory=list)
+    # Called with each request while it is being handled (to look at the store then).
+    on_request: Any = None
+    _release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """Record the request and answer with the next planned answer (200 if none)."""
+        received = Received(request.path, dict(request.headers), await request.read())
+        self.requests.append(received)
+        if self.on_request is not None:
+            self.on_request(received)
+        answer = self.answers.pop(0) if self.answers else Answer()
+        if answer.hang:
+            await self._release.wait()
+        return web.Response(status=answer.status, headers=answer.headers)
+
+    def release(self) -> None:
+        """Let hanging requests finish."""
+        self._release.set()
+
+    def bodies(self, path: str = "/v1/reports") -> list[dict[str, Any]]:
+        """Return the JSON bodies received on `path`."""
+        return [r.json() for r in self.requests if r.path == path]
+
+
+# A Monday; share is granted at 10:00 UTC.
+GRANTED = "2026-11-02T10:00:00+00:00"
+
+
+def share_with(receiver: Receiver) -> dict[str, Any]:
+    """Return entry options that share with the receiver."""
+    return {"consent": "share", "endpoint": receiver.url, "retention_days": 90}
+
+
+def set_schedule(coordinator: UsageStatsCoordinator, weekday: int, second: int) -> None:
+    """Give the installation a known weekly time."""
+    state = coordinator.submission.state
+    state["schedule"] = {"weekday": weekday, "second": second}
+    state["next_run"] = next_occurrence(state["schedule"], dt_util.utcnow()).isoformat()
+    coordinator.async_update_listeners()
+
+
+async def advance(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, to: str | datetime | timedelta
+) -> None:
+    """Move the clock and let the submission look at it."""
+    if isinstance(to, timedelta):
+        freezer.tick(to)
+    else:
+        freezer.move_to(to)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def record_week(
+    coordinator: UsageStatsCoordinator, freezer: FrozenDateTimeFactory
+) -> None:
+    """Record something on each day of the week of the grant (from the grant on)."""
+    for day in range(7):
+        freezer.move_to(datetime.fromisoformat(GRANTED) + timedelta(days=day))
+        coordinator.record(EVENTS, "ha_start")
+        coordinator.record(JOBS, "completed", "prusa")
+        coordinator.record_snapshot(PRINTERS, {(): day + 1})
 
 
 def today(entry: MockConfigEntry, metric: str) -> dict[str, int]:

@@ -11,6 +11,7 @@ from custom_components.usage_stats.const import (
     CONF_CONSENT,
     CONF_ENDPOINT,
     CONF_FEATURE_ENTITIES,
+    CONF_FORMAT,
     CONF_PRINTER_INTEGRATIONS,
     CONF_RETENTION_DAYS,
     DOMAIN,
@@ -190,6 +191,7 @@ async def test_options_flow(
         CONF_CONSENT: "share",
         CONF_ENDPOINT: ENDPOINT,
         CONF_RETENTION_DAYS: 30,
+        CONF_FORMAT: "json",
     }
 
 
@@ -202,12 +204,18 @@ async def test_options_flow_clears_endpoint(
     result = await hass.config_entries.options.async_init(mock_config_entry.entry_id)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {CONF_CONSENT: "local", CONF_ENDPOINT: "", CONF_RETENTION_DAYS: 365},
+        {
+            CONF_CONSENT: "local",
+            CONF_ENDPOINT: "",
+            CONF_RETENTION_DAYS: 365,
+            CONF_FORMAT: "otlp",
+        },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert mock_config_entry.options == {
         CONF_CONSENT: "local",
         CONF_RETENTION_DAYS: 365,
+        CONF_FORMAT: "otlp",
     }
 
 
@@ -254,6 +262,7 @@ async def test_options_flow_printer_integrations(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert mock_config_entry.options == {
         **base,
+        CONF_FORMAT: "json",
         CONF_PRINTER_INTEGRATIONS: ["prusalink", "my_printer"],
         CONF_FEATURE_ENTITIES: ["switch.enclosure_fan"],
     }

@@ -13,6 +13,7 @@ from freezegun.api import FrozenDateTimeFactory
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.usage_stats.catalogue import EVENTS
 from custom_components.usage_stats.const import (
     CONF_CONSENT,
     DOMAIN,
@@ -21,11 +22,14 @@ from custom_components.usage_stats.const import (
     STORAGE_VERSION,
     ConsentLevel,
 )
+from custom_components.usage_stats.store import decode_days
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
+
+from .helpers import settle
 
 # The real file loader, captured before the test harness swaps in its in-memory one.
 REAL_STORE_LOAD = Store._async_load
@@ -59,14 +63,21 @@ async def test_store_write_is_debounced(
     hass_storage: dict[str, Any],
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """The store is written once the debounce delay has passed."""
-    from pytest_homeassistant_custom_component.common import async_fire_time_changed
-
-    assert STORAGE_KEY not in hass_storage
-    freezer.tick(11)
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
-    assert hass_storage[STORAGE_KEY]["data"]["consent"]["level"] == "local"
+    """The store is written once the debounce delay has passed, compactly."""
+    coordinator = init_integration.runtime_data
+    await coordinator.async_save_now()
+    coordinator.record(EVENTS, "ha_start")
+    today = dt_util.utcnow().date().isoformat()
+    await settle(hass, freezer, 5)
+    written = hass_storage[STORAGE_KEY]["data"]
+    assert "events|ha_start" not in written["days"]["keys"]
+    await settle(hass, freezer, 6)
+    written = hass_storage[STORAGE_KEY]["data"]
+    # A key table, and each day a flat list of key index and count.
+    index = written["days"]["keys"].index("events|ha_start")
+    flat = written["days"]["counts"][today]
+    assert dict(zip(flat[::2], flat[1::2], strict=True))[index] == 1
+    assert decode_days(written["days"]) == init_integration.runtime_data.stored["days"]
 
 
 async def test_consent_record_is_dated(
@@ -224,3 +235,66 @@ async def test_new_installation_disabled_is_dated(
     assert consent.share_granted_at is None
     assert not consent.level.allows(ConsentLevel.LOCAL)
     assert ConsentLevel.SHARE.allows(ConsentLevel.LOCAL)
+
+
+STORE_1_1 = """{
+    "version": 1,
+    "minor_version": 1,
+    "key": "usage_stats.data",
+    "data": {
+        "consent": {
+            "level": "share",
+            "changed_at": "2026-10-05T08:00:00+00:00",
+            "share_granted_at": "2026-10-05T08:00:00+00:00"
+        },
+        "installation_id": "9b2f6c1e-7d4a-4e3b-a1c2-d3e4f5a6b7c8",
+        "days": {
+            "2026-10-05": {"events": {"ha_start": 2}, "printers": {"": 1}}
+        }
+    }
+}"""
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {
+            CONF_CONSENT: "share",
+            "endpoint": "https://stats.example.org",
+            "retention_days": 90,
+        }
+    ],
+)
+async def test_store_1_1_file_is_migrated(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    options: dict[str, Any],
+    tmp_path: Path,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A 1.1 file as written before submissions existed gains the submission state."""
+    freezer.move_to("2026-10-06T12:00:00+00:00")
+    hass.config.config_dir = str(tmp_path)
+    storage_dir = tmp_path / ".storage"
+    storage_dir.mkdir()
+    (storage_dir / STORAGE_KEY).write_text(STORE_1_1, encoding="utf-8")
+    mock_config_entry.add_to_hass(hass)
+    with patch.object(Store, "_async_load", REAL_STORE_LOAD):
+        assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+        await hass.async_block_till_done()
+
+    coordinator = mock_config_entry.runtime_data
+    assert coordinator.installation_id == "9b2f6c1e-7d4a-4e3b-a1c2-d3e4f5a6b7c8"
+    assert coordinator.stored["days"]["2026-10-05"]["events"] == {"ha_start": 2}
+    submission = coordinator.stored["submission"]
+    assert submission["outbox"] == []
+    assert submission["history"] == []
+    assert submission["baseline"] is None
+    assert submission["schedule"] is not None  # Picked at the first start.
+    # Without a baseline, the grant day itself is never sent.
+    assert coordinator.submission.pending_first_day().isoformat() == "2026-10-06"
+    await coordinator.async_save_now()
+    written = hass_storage[STORAGE_KEY]
+    assert (written["version"], written["minor_version"]) == (1, 3)
+    assert decode_days(written["data"]["days"]) == coordinator.stored["days"]

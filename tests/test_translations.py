@@ -51,7 +51,7 @@ def test_placeholders_match() -> None:
 
 
 def test_every_translation_key_in_code_is_translated() -> None:
-    """Exceptions, entities and form errors used in the code have a translation."""
+    """Exceptions, issues, entities and form errors used in the code are translated."""
     en = _load("translations/en.json")
     icons = _load("icons.json")
     source = "\n".join(
@@ -59,10 +59,34 @@ def test_every_translation_key_in_code_is_translated() -> None:
     )
     used = set(re.findall(r'translation_key="(\w+)"', source))
     entity_keys = {key for platform in en["entity"].values() for key in platform}
-    assert used <= set(en["exceptions"]) | entity_keys
+    assert used <= set(en["exceptions"]) | set(en["issues"]) | entity_keys
     for key in re.findall(r'return "(\w+_url)"', source):
         assert key in en["config"]["error"]
         assert key in en["options"]["error"]
     for platform, keys in en["entity"].items():
         for key in keys:
             assert key in icons["entity"][platform], f"no icon for {platform}.{key}"
+
+
+def test_every_service_is_translated_with_an_icon() -> None:
+    """Each action of services.yaml and each field has a name, description and icon."""
+    from homeassistant.util.yaml import load_yaml_dict
+
+    services = load_yaml_dict(str(INTEGRATION / "services.yaml"))
+    en, icons = _load("translations/en.json"), _load("icons.json")
+    assert set(services) == set(en["services"]) == set(icons["services"])
+    for name, service in services.items():
+        fields = (service or {}).get("fields", {})
+        assert set(fields) == set(en["services"][name].get("fields", {})), name
+
+
+def test_every_repair_issue_is_translated() -> None:
+    """Each repair issue the integration raises has a title and description."""
+    from custom_components.usage_stats.submission import ISSUES
+
+    for lang in ("en", "de"):
+        issues = _load(f"translations/{lang}.json")["issues"]
+        assert set(ISSUES) == set(issues)
+        for issue in issues.values():
+            assert issue["title"]
+            assert issue["description"]

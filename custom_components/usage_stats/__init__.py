@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from homeassistant.const import Platform
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.loader import async_get_integration
 
@@ -13,6 +13,7 @@ from .const import DOMAIN
 from .coordinator import UsageStatsConfigEntry, UsageStatsCoordinator
 from .services import async_setup_services
 from .store import UsageStatsStore
+from .submission import ISSUES
 
 PLATFORMS: list[Platform] = [Platform.SELECT, Platform.SENSOR]
 
@@ -20,7 +21,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Set up the integration's actions."""
+    """Set up the integration: its actions exist whether or not an entry is loaded."""
     async_setup_services(hass)
     return True
 
@@ -31,7 +32,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: UsageStatsConfigEntry) -
     coordinator = UsageStatsCoordinator(hass, entry, str(integration.version))
     await coordinator.async_load()
     entry.runtime_data = coordinator
+    await coordinator.submission.async_start()
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    entry.async_on_unload(
+        hass.bus.async_listen_once(
+            EVENT_HOMEASSISTANT_STOP, coordinator.async_flush_at_stop
+        )
+    )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     async_setup_collectors(coordinator)
     return True
@@ -43,8 +50,10 @@ async def async_unload_entry(hass: HomeAssistant, entry: UsageStatsConfigEntry) 
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: UsageStatsConfigEntry) -> None:
-    """Delete the stored data when the entry is removed."""
+    """Delete the stored data and the repair issues when the entry is removed."""
     await UsageStatsStore(hass).async_remove()
+    for issue in ISSUES:
+        ir.async_delete_issue(hass, DOMAIN, issue)
 
 
 async def _async_update_listener(

@@ -31,14 +31,17 @@ from .const import (
     CONF_CONSENT,
     CONF_ENDPOINT,
     CONF_FEATURE_ENTITIES,
+    CONF_FORMAT,
     CONF_PRINTER_INTEGRATIONS,
     CONF_RETENTION_DAYS,
+    DEFAULT_FORMAT,
     DEFAULT_RETENTION_DAYS,
     DOMAIN,
     MAX_RETENTION_DAYS,
     MIN_RETENTION_DAYS,
     NAME,
     ConsentLevel,
+    ReportFormat,
 )
 from .endpoint import endpoint_error, normalize_endpoint
 from .printers import DEFAULT_PRINTER_INTEGRATIONS
@@ -49,6 +52,13 @@ CONSENT_SELECTOR = SelectSelector(
         options=[level.value for level in ConsentLevel],
         translation_key=CONF_CONSENT,
         mode=SelectSelectorMode.LIST,
+    )
+)
+FORMAT_SELECTOR = SelectSelector(
+    SelectSelectorConfig(
+        options=[report_format.value for report_format in ReportFormat],
+        translation_key=CONF_FORMAT,
+        mode=SelectSelectorMode.DROPDOWN,
     )
 )
 ENDPOINT_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
@@ -86,6 +96,7 @@ OPTIONS_SCHEMA = vol.Schema(
         vol.Required(CONF_RETENTION_DAYS): RETENTION_SELECTOR,
         vol.Optional(CONF_PRINTER_INTEGRATIONS): PRINTER_INTEGRATIONS_SELECTOR,
         vol.Optional(CONF_FEATURE_ENTITIES): FEATURE_ENTITIES_SELECTOR,
+        vol.Required(CONF_FORMAT, default=DEFAULT_FORMAT.value): FORMAT_SELECTOR,
     }
 )
 
@@ -202,7 +213,7 @@ class UsageStatsConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class UsageStatsOptionsFlow(OptionsFlow):
-    """Change consent, endpoint and how long daily counters are kept."""
+    """Change consent, endpoint, report format and how long counters are kept."""
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None

@@ -15,6 +15,7 @@ CONF_ENDPOINT: Final = "endpoint"
 CONF_RETENTION_DAYS: Final = "retention_days"
 CONF_PRINTER_INTEGRATIONS: Final = "printer_integrations"
 CONF_FEATURE_ENTITIES: Final = "feature_entities"
+CONF_FORMAT: Final = "format"
 
 DEFAULT_RETENTION_DAYS: Final = 90
 MIN_RETENTION_DAYS: Final = 7
@@ -22,9 +23,23 @@ MAX_RETENTION_DAYS: Final = 365
 
 STORAGE_KEY: Final = f"{DOMAIN}.data"
 STORAGE_VERSION: Final = 1
-STORAGE_MINOR_VERSION: Final = 2
+STORAGE_MINOR_VERSION: Final = 3
 # Debounce for store writes: at most one write per this many seconds.
 SAVE_DELAY: Final = 10
+
+
+# Event fired after every request to the endpoint, with the outcome only.
+EVENT_SUBMITTED: Final = f"{DOMAIN}_submitted"
+
+
+class ReportFormat(StrEnum):
+    """The wire format of the weekly report."""
+
+    JSON = "json"
+    OTLP = "otlp"
+
+
+DEFAULT_FORMAT: Final = ReportFormat.JSON
 
 
 class ConsentLevel(StrEnum):

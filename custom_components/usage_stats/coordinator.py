@@ -27,6 +27,7 @@ from .store import (
     UsageStatsStore,
     empty_data,
 )
+from .submission import Submission
 
 type UsageStatsConfigEntry = ConfigEntry[UsageStatsCoordinator]
 
@@ -65,7 +66,8 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
         self.stored: StoredData = empty_data()
         self.consent = ConsentRecord()
         self.counters = DailyCounters(self.stored["days"])
-        self._save_pending = False
+        self.submission = Submission(hass, self)
+        self._unsub_save: CALLBACK_TYPE | None = None
         self._unsub_listener_update: CALLBACK_TYPE | None = None
         # Only data that was loaded may be written back: a store we could not
         # read (for example from a newer version) must stay untouched.
@@ -107,6 +109,7 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
         self.stored["consent"] = self.consent.as_dict()
         if level is ConsentLevel.SHARE and self.installation_id is None:
             self.stored["installation_id"] = new_installation_id()
+        self.submission.consent_changed(level)
         self.async_schedule_save()
 
     @property
@@ -134,7 +137,7 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
             LOGGER.debug("Refused a label of metric %s", metric.name)
             return False
         self.counters.add(metric, key, amount)
-        if not self._save_pending or self._unsub_listener_update is None:
+        if self._unsub_save is None or self._unsub_listener_update is None:
             self.async_changed()
         return True
 
@@ -162,9 +165,7 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
     @callback
     def async_changed(self) -> None:
         """Schedule a store write and an entity update after counts changed."""
-        if not self._save_pending:
-            self._save_pending = True
-            self.store.async_delay_save_data(self._data_to_save, SAVE_DELAY)
+        self.async_schedule_save()
         if self._unsub_listener_update is None:
             self._unsub_listener_update = async_call_later(
                 self.hass, LISTENER_DELAY, self._async_update_listeners_later
@@ -178,13 +179,33 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
     @callback
     def async_schedule_save(self) -> None:
         """Write the store soon; many changes in a row make one write."""
-        self._save_pending = True
-        self.store.async_delay_save_data(self._data_to_save, SAVE_DELAY)
+        if self._unsub_save is None and self._loaded:
+            self._unsub_save = async_call_later(
+                self.hass, SAVE_DELAY, self._async_save_later
+            )
 
     @callback
-    def _data_to_save(self) -> StoredData:
-        self._save_pending = False
-        return self.stored
+    def _async_save_later(self, _now: object = None) -> None:
+        """Hand a snapshot, taken here on the event loop, to the store."""
+        self._cancel_save()
+        self.store.async_save_data_soon(self.stored)
+
+    @callback
+    def _cancel_save(self) -> None:
+        if self._unsub_save is not None:
+            self._unsub_save()
+            self._unsub_save = None
+
+    @callback
+    def async_flush_at_stop(self, _event: object = None) -> None:
+        """Write what is pending when Home Assistant stops."""
+        if self._unsub_save is not None:
+            self._async_save_later()
+
+    async def async_save_now(self) -> None:
+        """Write the store at once (the outbox must survive a restart)."""
+        self._cancel_save()
+        await self.store.async_save_data(self.stored)
 
     async def async_shutdown(self) -> None:
         """Write what is pending before the entry unloads."""
@@ -193,4 +214,4 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
             self._unsub_listener_update()
             self._unsub_listener_update = None
         if self._loaded:
-            await self.store.async_save_data(self.stored)
+            await self.async_save_now()

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from homeassistant.components.sensor import (
+    SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
     SensorStateClass,
@@ -15,11 +16,13 @@ from homeassistant.components.sensor import (
 from homeassistant.const import EntityCategory, UnitOfTime
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
 
 from .catalogue import ERRORS, EVENTS, JOBS, PRINTERS, PRINTERS_BY_TYPE
 from .coordinator import UsageStatsConfigEntry, UsageStatsCoordinator
 from .counters import NO_LABEL, utc_today
 from .entity import UsageStatsEntity
+from .submission import STATUSES
 
 PARALLEL_UPDATES = 0
 
@@ -59,7 +62,7 @@ def _start_of_today() -> datetime:
 class UsageStatsSensorEntityDescription(SensorEntityDescription):
     """Describes a Usage Statistics sensor."""
 
-    value_fn: Callable[[UsageStatsCoordinator], int]
+    value_fn: Callable[[UsageStatsCoordinator], StateType | datetime]
     attributes_fn: Callable[[UsageStatsCoordinator], Mapping[str, Any]] | None = None
     last_reset_fn: Callable[[], datetime] | None = None
 
@@ -104,6 +107,40 @@ STATISTICS_SENSORS: tuple[UsageStatsSensorEntityDescription, ...] = (
 )
 
 
+# The weekly submission: when it last worked, when it runs next, how it is doing.
+SUBMISSION_SENSORS: tuple[UsageStatsSensorEntityDescription, ...] = (
+    UsageStatsSensorEntityDescription(
+        key="last_submission",
+        translation_key="last_submission",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda coordinator: coordinator.submission.last_success,
+    ),
+    UsageStatsSensorEntityDescription(
+        key="next_submission",
+        translation_key="next_submission",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda coordinator: coordinator.submission.next_planned,
+    ),
+    UsageStatsSensorEntityDescription(
+        key="submission_status",
+        translation_key="submission_status",
+        device_class=SensorDeviceClass.ENUM,
+        options=list(STATUSES),
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda coordinator: coordinator.submission.status,
+    ),
+    UsageStatsSensorEntityDescription(
+        key="reports_waiting",
+        translation_key="reports_waiting",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda coordinator: coordinator.submission.reports_waiting,
+    ),
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: UsageStatsConfigEntry,
@@ -112,7 +149,7 @@ async def async_setup_entry(
     """Set up the sensors."""
     async_add_entities(
         UsageStatsSensorEntity(entry.runtime_data, description)
-        for description in STATISTICS_SENSORS
+        for description in (*STATISTICS_SENSORS, *SUBMISSION_SENSORS)
     )
 
 
@@ -122,7 +159,7 @@ class UsageStatsSensorEntity(UsageStatsEntity, SensorEntity):
     entity_description: UsageStatsSensorEntityDescription
 
     @property
-    def native_value(self) -> int:
+    def native_value(self) -> StateType | datetime:
         """Return the value."""
         return self.entity_description.value_fn(self.coordinator)
 

@@ -1,26 +1,48 @@
-"""Actions of the Usage Statistics integration."""
+"""The actions: record events, and export, preview, delete and submit the statistics."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Coroutine
+import json
+from pathlib import Path
+from typing import Any, Final
 
 import voluptuous as vol
 
-from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant, ServiceCall, callback
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import (
+    HomeAssistantError,
+    ServiceValidationError,
+    Unauthorized,
+    UnknownUser,
+)
 from homeassistant.helpers import config_validation as cv
+from homeassistant.util.file import write_utf8_file
 
 from .catalogue import EVENT_METADATA, EVENTS
 from .const import DOMAIN
-from .coordinator import UsageStatsConfigEntry
+from .coordinator import UsageStatsCoordinator
 from .events import EventRefusedError, validate_event
 
-ATTR_EVENT_TYPE = "event_type"
-ATTR_METADATA = "metadata"
+SERVICE_RECORD_EVENT: Final = "record_event"
+SERVICE_EXPORT: Final = "export"
+SERVICE_PREVIEW: Final = "preview"
+SERVICE_DELETE: Final = "delete"
+SERVICE_SUBMIT: Final = "submit"
+ATTR_FILENAME: Final = "filename"
+ATTR_EVENT_TYPE: Final = "event_type"
+ATTR_METADATA: Final = "metadata"
+EXPORT_DIRECTORY: Final = DOMAIN
 
-SERVICE_RECORD_EVENT = "record_event"
-RECORD_EVENT_SCHEMA = vol.Schema(
+EXPORT_SCHEMA: Final = vol.Schema({vol.Optional(ATTR_FILENAME): cv.string})
+NO_FIELDS: Final = vol.Schema({})
+RECORD_EVENT_SCHEMA: Final = vol.Schema(
     {
         vol.Required(ATTR_EVENT_TYPE): cv.string,
         vol.Optional(ATTR_METADATA, default=dict): vol.Schema(
@@ -29,39 +51,133 @@ RECORD_EVENT_SCHEMA = vol.Schema(
     }
 )
 
-
-def loaded_entry(hass: HomeAssistant) -> UsageStatsConfigEntry:
-    """Return the loaded config entry, or raise a translated error."""
-    for entry in hass.config_entries.async_entries(DOMAIN):
-        if entry.state is ConfigEntryState.LOADED:
-            return entry
-    raise ServiceValidationError(
-        translation_domain=DOMAIN, translation_key="not_loaded"
-    )
+type Handler = Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]]
 
 
-async def _async_record_event(call: ServiceCall) -> None:
-    """Record an event declared in the catalogue, or a `custom_` one."""
-    coordinator = loaded_entry(call.hass).runtime_data
-    event_type: str = call.data[ATTR_EVENT_TYPE]
-    metadata: dict[str, Any] = call.data[ATTR_METADATA]
-    try:
-        pairs = validate_event(event_type, metadata)
-    except EventRefusedError as err:
+def _coordinator(hass: HomeAssistant) -> UsageStatsCoordinator:
+    """Return the coordinator of the loaded entry."""
+    if not (entries := hass.config_entries.async_loaded_entries(DOMAIN)):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="not_loaded"
+        )
+    coordinator: UsageStatsCoordinator = entries[0].runtime_data
+    return coordinator
+
+
+def _admin_only(hass: HomeAssistant, handler: Handler) -> Handler:
+    """Refuse the call unless it comes from an administrator (or from the system)."""
+
+    async def _handle(call: ServiceCall) -> ServiceResponse:
+        if call.context.user_id:
+            user = await hass.auth.async_get_user(call.context.user_id)
+            if user is None:
+                raise UnknownUser(context=call.context)
+            if not user.is_admin:
+                raise Unauthorized(context=call.context)
+        return await handler(call)
+
+    return _handle
+
+
+def export_path(hass: HomeAssistant, filename: str) -> Path:
+    """Return where an export named `filename` goes; refuse anything but a bare name."""
+    if (
+        not filename
+        or filename != filename.strip()
+        or "/" in filename
+        or "\\" in filename
+        or ".." in filename
+        or filename.startswith(".")
+        or "\0" in filename
+    ):
         raise ServiceValidationError(
             translation_domain=DOMAIN,
-            translation_key=err.reason,
-            translation_placeholders=err.placeholders,
-        ) from None
-    # At consent `disabled` the call is accepted and nothing is recorded.
-    if coordinator.record(EVENTS, event_type):
-        for key, value in pairs:
-            coordinator.record(EVENT_METADATA, event_type, key, value)
+            translation_key="invalid_filename",
+            translation_placeholders={"filename": filename},
+        )
+    return Path(hass.config.path(EXPORT_DIRECTORY)) / filename
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_utf8_file(str(path), text, private=True)
 
 
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
-    """Register the integration's actions."""
+    """Register the actions."""
+
+    async def record_event(call: ServiceCall) -> None:
+        """Record an event declared in the catalogue, or a `custom_` one."""
+        coordinator = _coordinator(hass)
+        event_type: str = call.data[ATTR_EVENT_TYPE]
+        try:
+            pairs = validate_event(event_type, call.data[ATTR_METADATA])
+        except EventRefusedError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key=err.reason,
+                translation_placeholders=err.placeholders,
+            ) from None
+        # Everything was checked first; at consent `disabled` nothing is recorded.
+        if coordinator.record(EVENTS, event_type):
+            for key, value in pairs:
+                coordinator.record(EVENT_METADATA, event_type, key, value)
+
+    async def export(call: ServiceCall) -> ServiceResponse:
+        coordinator = _coordinator(hass)
+        text = json.dumps(coordinator.submission.export(), indent=2, sort_keys=True)
+        data: dict[str, Any] = json.loads(text)
+        if (filename := call.data.get(ATTR_FILENAME)) is not None:
+            path = export_path(hass, filename)
+            try:
+                await hass.async_add_executor_job(_write, path, text)
+            except OSError as err:
+                raise HomeAssistantError(
+                    translation_domain=DOMAIN,
+                    translation_key="export_failed",
+                    translation_placeholders={"error": str(err)},
+                ) from err
+            data["path"] = str(path)
+        return data
+
+    async def preview(call: ServiceCall) -> ServiceResponse:
+        return _coordinator(hass).submission.preview()
+
+    async def delete(call: ServiceCall) -> ServiceResponse:
+        return await _coordinator(hass).submission.async_delete()
+
+    async def submit(call: ServiceCall) -> ServiceResponse:
+        return await _coordinator(hass).submission.async_submit()
+
     hass.services.async_register(
-        DOMAIN, SERVICE_RECORD_EVENT, _async_record_event, schema=RECORD_EVENT_SCHEMA
+        DOMAIN, SERVICE_RECORD_EVENT, record_event, schema=RECORD_EVENT_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_EXPORT,
+        _admin_only(hass, export),
+        schema=EXPORT_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_PREVIEW,
+        preview,
+        schema=NO_FIELDS,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_DELETE,
+        _admin_only(hass, delete),
+        schema=NO_FIELDS,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_SUBMIT,
+        _admin_only(hass, submit),
+        schema=NO_FIELDS,
+        supports_response=SupportsResponse.OPTIONAL,
     )

@@ -1,19 +1,80 @@
-"""Persistent local storage of the consent record and the daily counters.
+"""Persistent local storage of the consent record, the daily counters and submissions.
 
-On disk the daily counters are kept compact: each distinct metric and label key
-is written once in a key table, and each day is a flat list of key index and
-count pairs. In memory they are plain nested dicts.
+Version 1.1 held `consent`, `installation_id` and `days`; 1.2 writes the daily
+counters compact on disk: each distinct metric and label key once in a key
+table, and each day as a flat list of key index and count pairs (in memory they
+stay nested dicts); 1.3 adds `submission`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NotRequired, TypedDict
+import copy
+from typing import Any, Literal, TypedDict
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import Store
 
 from .const import STORAGE_KEY, STORAGE_MINOR_VERSION, STORAGE_VERSION
+
+
+class OutboxEntry(TypedDict):
+    """A message waiting for the endpoint to accept it."""
+
+    kind: Literal["report", "deletion"]
+    # The report's submission_id or the deletion's request_id: unchanged across retries.
+    id: str
+    # The JSON body exactly as it is sent (a report in JSON form even for OTLP).
+    body: dict[str, Any]
+    # Deletion requests go to the endpoint that received the data; reports to the
+    # endpoint in force when they are sent (None).
+    endpoint: str | None
+    queued_at: str
+    attempts: int
+    next_attempt: str | None
+    # True for reports queued by the weekly schedule, False for `usage_stats.submit`.
+    weekly: bool
+
+
+class HistoryEntry(TypedDict):
+    """What became of a message (never its content)."""
+
+    kind: Literal["report", "deletion"]
+    id: str
+    period_start: str | None
+    period_end: str | None
+    queued_at: str
+    finished_at: str
+    outcome: Literal["accepted", "rejected", "withdrawn", "expired"]
+    status_code: int | None
+    attempts: int
+
+
+class Baseline(TypedDict):
+    """The grant day's counters at the moment `share` was granted; never sent."""
+
+    day: str
+    metrics: dict[str, dict[str, int]]
+
+
+class SubmissionData(TypedDict):
+    """The submission state (storage version 1.2)."""
+
+    outbox: list[OutboxEntry]
+    history: list[HistoryEntry]
+    # The weekday (0 = Monday) and second of the day, UTC, picked once at random.
+    schedule: dict[str, int] | None
+    next_run: str | None
+    last_success: str | None
+    last_request: str | None
+    # The last day covered by a report that was queued; the next report starts after it.
+    submitted_through: str | None
+    # The submission_id the next report will carry, so a preview shows it exactly.
+    next_submission_id: str | None
+    baseline: Baseline | None
+    # Endpoints that may hold reports of the current installation id.
+    sent_to: list[str]
+    # The status code of the last refused message, until the next success.
+    rejected_status: int | None
 
 
 class StoredData(TypedDict):
@@ -23,7 +84,24 @@ class StoredData(TypedDict):
     installation_id: str | None
     # {"YYYY-MM-DD": {metric: {label: count}}}, UTC days.
     days: dict[str, dict[str, dict[str, int]]]
-    submission: NotRequired[dict[str, Any]]
+    submission: SubmissionData
+
+
+def empty_submission() -> SubmissionData:
+    """Return the submission state of an installation that never submitted."""
+    return {
+        "outbox": [],
+        "history": [],
+        "schedule": None,
+        "next_run": None,
+        "last_success": None,
+        "last_request": None,
+        "submitted_through": None,
+        "next_submission_id": None,
+        "baseline": None,
+        "sent_to": [],
+        "rejected_status": None,
+    }
 
 
 # Separates the metric from the label key in the on-disk key table.
@@ -37,6 +115,8 @@ def encode_days(days: dict[str, dict[str, dict[str, int]]]) -> dict[str, Any]:
     for day in sorted(days):
         flat: list[int] = []
         for metric, labels in days[day].items():
+            if not labels:  # An empty snapshot: the metric alone, counting 0.
+                flat += (index.setdefault(metric, len(index)), 0)
             for label, count in labels.items():
                 key = f"{metric}{KEY_SEPARATOR}{label}"
                 flat += (index.setdefault(key, len(index)), count)
@@ -46,19 +126,28 @@ def encode_days(days: dict[str, dict[str, dict[str, int]]]) -> dict[str, Any]:
 
 def decode_days(encoded: dict[str, Any]) -> dict[str, dict[str, dict[str, int]]]:
     """Return the daily counters from their on-disk form."""
-    keys = [key.split(KEY_SEPARATOR, 1) for key in encoded["keys"]]
+    keys = [key.partition(KEY_SEPARATOR) for key in encoded["keys"]]
     days: dict[str, dict[str, dict[str, int]]] = {}
     for day, flat in encoded["counts"].items():
         metrics = days[day] = {}
         for position in range(0, len(flat), 2):
-            metric, label = keys[flat[position]]
-            metrics.setdefault(metric, {})[label] = flat[position + 1]
+            metric, separator, label = keys[flat[position]]
+            labels = metrics.setdefault(metric, {})
+            if separator:
+                labels[label] = flat[position + 1]
     return days
 
 
-def to_disk(data: StoredData) -> dict[str, Any]:
-    """Return the on-disk form of the stored data."""
-    return {**data, "days": encode_days(data["days"])}
+def snapshot(data: StoredData) -> dict[str, Any]:
+    """Return a copy of the stored data in its on-disk form.
+
+    Taken on the event loop: the store serializes it in a worker thread, which
+    must never read the live data while the loop changes it.
+    """
+    return {
+        **copy.deepcopy({key: value for key, value in data.items() if key != "days"}),
+        "days": encode_days(data["days"]),
+    }
 
 
 def from_disk(data: dict[str, Any]) -> StoredData:
@@ -76,6 +165,7 @@ def empty_data() -> StoredData:
         "consent": {"level": "disabled", "changed_at": None, "share_granted_at": None},
         "installation_id": None,
         "days": {},
+        "submission": empty_submission(),
     }
 
 
@@ -103,8 +193,8 @@ class UsageStatsStore(Store[dict[str, Any]]):
         """Migrate data written by another version of the integration.
 
         A newer major version is refused (the file is left untouched, so a
-        downgrade loses nothing). Version 1.1 kept the daily counters as nested
-        dicts on disk; 1.2 writes them compact. Keys added since are filled in.
+        downgrade loses nothing). 1.1 kept the daily counters as nested dicts on
+        disk, 1.2 writes them compact; before 1.3 there was no `submission`.
         """
         if old_major_version > STORAGE_VERSION:
             raise UnsupportedStorageVersionError(
@@ -112,9 +202,10 @@ class UsageStatsStore(Store[dict[str, Any]]):
                 f"{old_major_version}.{old_minor_version}, newer than "
                 f"{STORAGE_VERSION}.{STORAGE_MINOR_VERSION}"
             )
-        data: dict[str, Any] = {**to_disk(empty_data()), **old_data}
+        data: dict[str, Any] = {**snapshot(empty_data()), **old_data}
         if old_minor_version < 2:
             data["days"] = encode_days(old_data.get("days", {}))
+        data["submission"] = {**empty_submission(), **data["submission"]}
         return data
 
     async def async_load_data(self) -> StoredData | None:
@@ -124,11 +215,10 @@ class UsageStatsStore(Store[dict[str, Any]]):
         return from_disk(data)
 
     async def async_save_data(self, data: StoredData) -> None:
-        """Write the data now."""
-        await self.async_save(to_disk(data))
+        """Write a snapshot of the data now."""
+        await self.async_save(snapshot(data))
 
-    def async_delay_save_data(
-        self, data_func: Callable[[], StoredData], delay: float
-    ) -> None:
-        """Write the data returned by `data_func` after `delay` seconds."""
-        self.async_delay_save(lambda: to_disk(data_func()), delay)
+    def async_save_data_soon(self, data: StoredData) -> None:
+        """Write a snapshot of the data as soon as the store can (at stop, at the final write)."""
+        saved = snapshot(data)
+        self.async_delay_save(lambda: saved, 0)

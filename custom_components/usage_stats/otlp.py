@@ -1,0 +1,126 @@
+"""The report as OTLP/HTTP JSON metrics, mapped as `schemas/README.md` describes.
+
+The counters are the report's, unchanged: this only changes their form, for people
+who send their statistics to their own OpenTelemetry Collector or Grafana.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Final
+
+from .const import DOMAIN
+
+# OTLP's AggregationTemporality, encoded as an integer as OTLP/HTTP JSON requires.
+AGGREGATION_TEMPORALITY_DELTA: Final = 1
+
+
+def _string(key: str, value: str) -> dict[str, Any]:
+    return {"key": key, "value": {"stringValue": value}}
+
+
+def _int(key: str, value: int) -> dict[str, Any]:
+    return {"key": key, "value": {"intValue": str(value)}}
+
+
+def _nanos(day: date) -> str:
+    return str(int(datetime.combine(day, time.min, UTC).timestamp()) * 1_000_000_000)
+
+
+def to_otlp(report: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the `ExportMetricsServiceRequest` JSON of a report body."""
+    period = report["period"]
+    installation = report["installation"]
+    start = _nanos(date.fromisoformat(period["start"]))
+    end = _nanos(date.fromisoformat(period["end"]) + timedelta(days=1))
+
+    attributes = [
+        _string("service.name", DOMAIN),
+        _string("service.version", installation["integration_version"]),
+        _string("service.instance.id", report["installation_id"]),
+        _int("usage_stats.schema_version", report["schema_version"]),
+        _string("usage_stats.submission_id", report["submission_id"]),
+        _string("usage_stats.period.start", period["start"]),
+        _string("usage_stats.period.end", period["end"]),
+        _int("usage_stats.period.days", period["days"]),
+        _string("usage_stats.ha_version", installation["ha_version"]),
+        _string("usage_stats.python_version", installation["python_version"]),
+        _string("usage_stats.installation_type", installation["installation_type"]),
+    ]
+    if "country_code" in installation:
+        attributes.append(
+            _string("usage_stats.country_code", installation["country_code"])
+        )
+
+    def point(value: int, **labels: str) -> dict[str, Any]:
+        return {
+            "attributes": [_string(key, label) for key, label in labels.items()],
+            "startTimeUnixNano": start,
+            "timeUnixNano": end,
+            "asInt": str(value),
+        }
+
+    def gauge(name: str, points: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"name": name, "gauge": {"dataPoints": points}}
+
+    def total(name: str, points: Iterator[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "name": name,
+            "sum": {
+                "dataPoints": list(points),
+                "aggregationTemporality": AGGREGATION_TEMPORALITY_DELTA,
+                "isMonotonic": True,
+            },
+        }
+
+    fleet = report["printer_fleet"]
+    jobs = report["jobs"]
+    metrics = [
+        gauge("usage_stats.printers", [point(fleet["printers"])]),
+        gauge(
+            "usage_stats.printers.by_type",
+            [point(n, type=kind) for kind, n in fleet["types"].items()],
+        ),
+        total(
+            "usage_stats.features",
+            (
+                point(n, feature=feature, state=state)
+                for feature, states in report["features"].items()
+                for state, n in states.items()
+            ),
+        ),
+        total(
+            "usage_stats.jobs",
+            (
+                point(n, outcome=outcome, type=kind)
+                for outcome, types in jobs.items()
+                if outcome != "duration"
+                for kind, n in types.items()
+            ),
+        ),
+        total(
+            "usage_stats.jobs.duration",
+            (point(n, bucket=bucket) for bucket, n in jobs["duration"].items()),
+        ),
+        total(
+            "usage_stats.events",
+            (point(n, event=event) for event, n in report["events"].items()),
+        ),
+        total(
+            "usage_stats.errors",
+            (
+                point(n, component=component, error_type=error_type)
+                for component, types in report["errors"].items()
+                for error_type, n in types.items()
+            ),
+        ),
+    ]
+    return {
+        "resourceMetrics": [
+            {
+                "resource": {"attributes": attributes},
+                "scopeMetrics": [{"scope": {"name": DOMAIN}, "metrics": metrics}],
+            }
+        ]
+    }

@@ -1,0 +1,288 @@
+"""Tests for building the weekly report and its OTLP form."""
+
+from __future__ import annotations
+
+from datetime import date
+import json
+from typing import Any
+
+from custom_components.usage_stats.counters import DailyCounters
+from custom_components.usage_stats.otlp import to_otlp
+from custom_components.usage_stats.report import (
+    MAX_REPORT_BYTES,
+    PLACEHOLDER_ID,
+    Period,
+    build_report,
+    period_days,
+    serialize,
+)
+
+from .helpers import assert_valid_report, parse_otlp
+
+SUBMISSION_ID = "3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
+INSTALLATION_ID = "9b2f6c1e-7d4a-4e3b-a1c2-d3e4f5a6b7c8"
+INSTALLATION = {
+    "integration_version": "0.1.0",
+    "ha_version": "2025.4.4",
+    "python_version": "3.13.0",
+    "installation_type": "Home Assistant OS",
+    "country_code": "DE",
+}
+WEEK = Period(date(2026, 11, 2), date(2026, 11, 8))
+
+DAYS: dict[str, Any] = {
+    "2026-11-01": {"events": {"ha_start": 100}},  # Before the period.
+    "2026-11-02": {
+        "printers": {"": 2},
+        "printers_by_type": {"prusa": 1, "bambu": 1},
+        "features": {"bambu.light/on": 1, "bambu.light/off": 0},
+        "jobs": {"started/prusa": 3, "completed/prusa": 2, "failed/bambu": 1},
+        "job_duration": {"1h_2h": 2},
+        "events": {"ha_start": 1, "filament_change": 1},
+        "event_metadata": {"filament_change/material/petg": 1},
+        "errors": {"octoprint/TimeoutError": 2, "custom/printer_error": 1},
+    },
+    "2026-11-05": {
+        "printers": {"": 3},
+        "printers_by_type": {"prusa": 2, "bambu": 1},
+        "features": {"bambu.light/on": 0, "bambu.light/off": 1},
+        "jobs": {"started/prusa": 1, "other": 7},
+        "events": {"ha_start": 2},
+        "errors": {"octoprint/TimeoutError": 1, "other": 4},
+    },
+    "2026-11-07": {"events": {"printer_offline": 1}},
+    "2026-11-09": {"events": {"ha_start": 100}},  # After the period.
+}
+
+
+def _report(
+    days: dict[str, Any], period: Period = WEEK, **kwargs: Any
+) -> dict[str, Any]:
+    counters = DailyCounters(days)
+    return build_report(
+        period_days(counters, period, kwargs.pop("baseline", None)),
+        period,
+        submission_id=SUBMISSION_ID,
+        installation_id=INSTALLATION_ID,
+        installation=INSTALLATION,
+    )
+
+
+def test_report_sections() -> None:
+    """Every section is built from the days of the period only."""
+    report = _report(json.loads(json.dumps(DAYS)))
+    assert_valid_report(report)
+    assert report["period"] == {"start": "2026-11-02", "end": "2026-11-08", "days": 7}
+    assert report["schema_version"] == 1
+    assert report["submission_id"] == SUBMISSION_ID
+    assert report["installation"] == INSTALLATION
+    # The fleet of the last day that has it.
+    assert report["printer_fleet"] == {"printers": 3, "types": {"prusa": 2, "bambu": 1}}
+    assert report["features"] == {"bambu.light": {"on": 1, "off": 1}}
+    # A job folded into a bare `other` has lost its outcome: it is left out.
+    assert report["jobs"] == {
+        "started": {"prusa": 4},
+        "completed": {"prusa": 2},
+        "failed": {"bambu": 1},
+        "cancelled": {},
+        "duration": {"1h_2h": 2},
+    }
+    assert report["events"] == {
+        "ha_start": 3,
+        "filament_change": 1,
+        "filament_change.material.petg": 1,
+        "printer_offline": 1,
+    }
+    assert report["errors"] == {
+        "octoprint": {"TimeoutError": 3},
+        "custom": {"printer_error": 1},
+        "other": {"other": 4},
+    }
+
+
+def test_empty_period() -> None:
+    """A period without counters is still a complete, valid report."""
+    report = _report({}, Period(date(2026, 11, 2), date(2026, 11, 2)))
+    assert_valid_report(report)
+    assert report["printer_fleet"] == {"printers": 0, "types": {}}
+    assert report["jobs"]["duration"] == {}
+    assert report["events"] == {}
+
+
+def test_baseline_is_subtracted() -> None:
+    """Counts of the grant day from before the grant are not reported; snapshots are."""
+    days = json.loads(json.dumps(DAYS))
+    baseline = {
+        "day": "2026-11-02",
+        "metrics": {
+            "events": {"ha_start": 1, "filament_change": 5},
+            "jobs": {"started/prusa": 1},
+        },
+    }
+    report = _report(
+        days, Period(date(2026, 11, 2), date(2026, 11, 2)), baseline=baseline
+    )
+    assert report["events"] == {"filament_change.material.petg": 1}
+    assert report["jobs"]["started"] == {"prusa": 2}
+    assert report["printer_fleet"]["printers"] == 2
+    # The stored counters are untouched.
+    assert days["2026-11-02"]["events"]["ha_start"] == 1
+
+
+def test_long_tails_fold_into_other() -> None:
+    """A map keeps its 50 biggest keys; the rest and an existing `other` are summed."""
+    events = {f"custom_event_{i:02}": i + 1 for i in range(60)}
+    events["other"] = 1000
+    report = _report({"2026-11-03": {"events": events}})
+    assert_valid_report(report)
+    assert len(report["events"]) == 51
+    assert report["events"]["other"] == 1000 + sum(range(1, 11))
+    assert "custom_event_00" not in report["events"]
+    assert report["events"]["custom_event_59"] == 60
+
+
+def test_keys_too_long_for_the_contract_fold_into_other() -> None:
+    """Keys longer than the contract's 64 characters go to `other`."""
+    feature = f"{'a' * 32}.{'b' * 32}"
+    report = _report(
+        {
+            "2026-11-03": {
+                "features": {f"{feature}/on": 2},
+                "event_metadata": {f"custom_{'x' * 25}/{'k' * 32}/{'v' * 32}": 3},
+                "errors": {f"{'c' * 30}x/SomeError": 1},
+            }
+        }
+    )
+    assert_valid_report(report)
+    assert report["features"] == {"other": {"on": 2, "off": 0}}
+    assert report["events"] == {"other": 3}
+
+
+def test_huge_fleet_is_capped_at_10_kb() -> None:
+    """Whatever is stored, the body stays within 10 KB and no count is lost."""
+    day: dict[str, Any] = {
+        "printers": {"": 5000},
+        "printers_by_type": {f"printer_type_number_{i:03}": i for i in range(51)},
+        "features": {
+            f"integration_{i:03}.feature_key_{i:03}/{state}": i
+            for i in range(51)
+            for state in ("on", "off")
+        },
+        "jobs": {
+            f"{outcome}/printer_type_number_{i:03}": i
+            for outcome in ("started", "completed", "failed", "cancelled")
+            for i in range(51)
+        },
+        "events": {f"custom_event_type_number_{i:03}": i for i in range(51)},
+        "errors": {
+            f"component_number_{c:03}/SomeRatherLongExceptionClassName{e:03}": 1
+            for c in range(51)
+            for e in range(51)
+        },
+    }
+    report = _report({"2026-11-03": day})
+    assert_valid_report(report)
+    assert len(serialize(report)) <= MAX_REPORT_BYTES
+    assert report["printer_fleet"]["printers"] == 5000
+    assert sum(report["printer_fleet"]["types"].values()) == sum(range(51))
+    assert sum(sum(t.values()) for t in report["errors"].values()) == 51 * 51
+    assert sum(report["jobs"]["started"].values()) == sum(range(51))
+    assert sum(s["on"] + s["off"] for s in report["features"].values()) == 2 * sum(
+        range(51)
+    )
+
+
+def test_counts_are_capped_to_the_contract() -> None:
+    """A count beyond the contract's maximum is sent as the maximum."""
+    report = _report({"2026-11-03": {"events": {"ha_start": 2_000_000_000}}})
+    assert_valid_report(report)
+    assert report["events"] == {"ha_start": 1_000_000_000}
+
+
+def test_otlp_mapping() -> None:
+    """The OTLP form parses as an ExportMetricsServiceRequest, mapped as documented."""
+    report = _report(json.loads(json.dumps(DAYS)))
+    request = parse_otlp(to_otlp(report))
+    resource = request.resource_metrics[0]
+    attributes = {
+        a.key: a.value.string_value or a.value.int_value
+        for a in resource.resource.attributes
+    }
+    assert attributes == {
+        "service.name": "usage_stats",
+        "service.version": "0.1.0",
+        "service.instance.id": INSTALLATION_ID,
+        "usage_stats.schema_version": 1,
+        "usage_stats.submission_id": SUBMISSION_ID,
+        "usage_stats.period.start": "2026-11-02",
+        "usage_stats.period.end": "2026-11-08",
+        "usage_stats.period.days": 7,
+        "usage_stats.ha_version": "2025.4.4",
+        "usage_stats.python_version": "3.13.0",
+        "usage_stats.installation_type": "Home Assistant OS",
+        "usage_stats.country_code": "DE",
+    }
+    scope = resource.scope_metrics[0]
+    assert scope.scope.name == "usage_stats"
+    metrics = {metric.name: metric for metric in scope.metrics}
+    assert list(metrics) == [
+        "usage_stats.printers",
+        "usage_stats.printers.by_type",
+        "usage_stats.features",
+        "usage_stats.jobs",
+        "usage_stats.jobs.duration",
+        "usage_stats.events",
+        "usage_stats.errors",
+    ]
+    start = 1_793_577_600 * 10**9  # 2026-11-02T00:00:00Z
+    end = start + 7 * 86_400 * 10**9
+    for metric in metrics.values():
+        points = (metric.gauge if metric.HasField("gauge") else metric.sum).data_points
+        for point in points:
+            assert (point.start_time_unix_nano, point.time_unix_nano) == (start, end)
+        if metric.HasField("sum"):
+            assert metric.sum.aggregation_temporality == 1  # DELTA
+            assert metric.sum.is_monotonic
+
+    def values(name: str) -> dict[tuple[tuple[str, str], ...], int]:
+        metric = metrics[name]
+        points = (metric.gauge if metric.HasField("gauge") else metric.sum).data_points
+        return {
+            tuple((a.key, a.value.string_value) for a in p.attributes): p.as_int
+            for p in points
+        }
+
+    assert values("usage_stats.printers") == {(): 3}
+    assert values("usage_stats.printers.by_type") == {
+        (("type", "prusa"),): 2,
+        (("type", "bambu"),): 1,
+    }
+    assert values("usage_stats.features") == {
+        (("feature", "bambu.light"), ("state", "on")): 1,
+        (("feature", "bambu.light"), ("state", "off")): 1,
+    }
+    assert values("usage_stats.jobs")[(("outcome", "started"), ("type", "prusa"))] == 4
+    assert values("usage_stats.jobs.duration") == {(("bucket", "1h_2h"),): 2}
+    assert values("usage_stats.events")[(("event", "ha_start"),)] == 3
+    assert (
+        values("usage_stats.errors")[
+            (("component", "octoprint"), ("error_type", "TimeoutError"))
+        ]
+        == 3
+    )
+
+
+def test_otlp_without_country() -> None:
+    """The country attribute is only there when Home Assistant has a country."""
+    report = _report({})
+    del report["installation"]["country_code"]
+    request = parse_otlp(to_otlp(report))
+    keys = {a.key for a in request.resource_metrics[0].resource.attributes}
+    assert "usage_stats.country_code" not in keys
+
+
+def test_placeholder_id_matches_the_contract() -> None:
+    """The preview's placeholder ids are valid UUIDs of the contract."""
+    report = _report({})
+    report["installation_id"] = report["submission_id"] = PLACEHOLDER_ID
+    assert_valid_report(report)
