@@ -1,0 +1,63 @@
+"""Load the shared wire contract (the JSON Schemas in the repository's ``schemas/``) and validate."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+REPORT_SCHEMA = "report-v1.schema.json"
+DELETION_SCHEMA = "deletion-v1.schema.json"
+
+# Where the schema lives in a source checkout: <repo>/schemas next to <repo>/collector.
+_REPO_SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
+
+
+def schema_path(name: str) -> Path:
+    """Return the path of a schema file.
+
+    A built wheel carries the repository's schemas inside the package (hatchling
+    ``force-include``); an editable install reads them from the repository itself.
+    """
+    packaged = resources.files("usage_stats_collector") / "schemas" / name
+    if packaged.is_file():
+        return Path(str(packaged))
+    repo = _REPO_SCHEMAS / name
+    if repo.is_file():
+        return repo
+    raise FileNotFoundError(f"schema {name} is neither packaged nor in {_REPO_SCHEMAS}")
+
+
+@cache
+def _validator(name: str) -> Draft202012Validator:
+    schema = json.loads(schema_path(name).read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _reason(error: ValidationError) -> str:
+    message = error.message
+    if len(message) > 160:
+        message = message[:157] + "..."
+    return f"{error.json_path}: {message}"
+
+
+def validate(name: str, document: Any) -> str | None:
+    """Validate ``document`` against schema ``name``; return a short reason or None when valid."""
+    error = best_match(_validator(name).iter_errors(document))
+    return None if error is None else _reason(error)
+
+
+def validate_report(document: Any) -> str | None:
+    """Validate a report (JSON form)."""
+    return validate(REPORT_SCHEMA, document)
+
+
+def validate_deletion(document: Any) -> str | None:
+    """Validate a deletion request."""
+    return validate(DELETION_SCHEMA, document)
