@@ -60,7 +60,8 @@ async def _migrate(database: str) -> None:
         await storage.close()
 
 
-async def _serve(args: argparse.Namespace) -> None:
+async def _serve(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
+    """Run until SIGINT/SIGTERM (or until ``stop`` is set)."""
     if args.k_anonymity < 1:
         raise SystemExit("--k-anonymity must be at least 1")
     token = args.admin_token or os.environ.get(TOKEN_ENV) or None
@@ -83,7 +84,7 @@ async def _serve(args: argparse.Namespace) -> None:
     site = web.SockSite(runner, sock)
     await site.start()
 
-    stop = asyncio.Event()
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
@@ -98,6 +99,8 @@ async def _serve(args: argparse.Namespace) -> None:
     try:
         await stop.wait()
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
         await runner.cleanup()
         await storage.close()
         _LOGGER.info("Collector stopped")
