@@ -22,7 +22,19 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, bindparam, delete, event, func, select, text, update
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Insert,
+    TextClause,
+    bindparam,
+    delete,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -111,6 +123,7 @@ class Storage:
             self.engine: AsyncEngine = create_async_engine(self.url, pool_size=pool_size, max_overflow=0)
             event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
             self._insert: Any = sqlite.insert
+            self._named_dialect: Dialect = sqlite.dialect(paramstyle="named")
         else:
             connect_args: dict[str, Any] = {}
             if schema is not None:
@@ -119,9 +132,55 @@ class Storage:
                 self.url, pool_size=pool_size, max_overflow=10, connect_args=connect_args
             )
             self._insert = postgresql.insert
+            self._named_dialect = postgresql.dialect(paramstyle="named")
+        self._prepare_statements()
         # SQLite allows one writer at a time; queueing writers here instead of in SQLite's busy
         # handler keeps latency even. It is not needed for correctness, which the database keeps.
         self._sqlite_writer = asyncio.Lock()
+
+    def _prepare_statements(self) -> None:
+        """Build the hot statements once, so SQLAlchemy compiles each of them only once."""
+        self._insert_report = _cacheable(
+            self._insert(reports)
+            .values(
+                submission_id=bindparam("b_submission_id"),
+                installation_id=bindparam("b_installation_id"),
+                week=bindparam("b_week"),
+                period_start=bindparam("b_period_start"),
+                received_at=bindparam("b_received_at"),
+                payload=bindparam("b_payload"),
+            )
+            .on_conflict_do_nothing(index_elements=[reports.c.submission_id])
+            .returning(reports.c.id),
+            self._named_dialect,
+        )
+        rate = self._insert(installation_rate).values(
+            installation_id=bindparam("b_installation_id"), last_accepted=bindparam("b_now")
+        )
+        self._claim_hour = _cacheable(
+            rate.on_conflict_do_update(
+                index_elements=[installation_rate.c.installation_id],
+                set_={"last_accepted": rate.excluded.last_accepted},
+                where=installation_rate.c.last_accepted <= bindparam("b_cutoff"),
+            ).returning(installation_rate.c.installation_id),
+            self._named_dialect,
+        )
+        add = self._insert(aggregates)
+        self._add = _cacheable(
+            add.on_conflict_do_update(
+                index_elements=[aggregates.c.week, aggregates.c.metric, aggregates.c.key, aggregates.c.shard],
+                set_={
+                    "total": aggregates.c.total + add.excluded.total,
+                    "installations": aggregates.c.installations + add.excluded.installations,
+                },
+            ),
+            self._named_dialect,
+        )
+        self._earlier = select(reports.c.payload).where(
+            reports.c.installation_id == bindparam("b_installation_id"),
+            reports.c.week == bindparam("b_week"),
+            reports.c.id != bindparam("b_id"),
+        )
 
     @contextlib.asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
@@ -160,35 +219,33 @@ class Storage:
         received_at = time.time() if now is None else now
         item = StoredReport.from_report(report, received_at)
         week = item.week
-        insert_report = (
-            self._insert(reports)
-            .values(
-                submission_id=item.submission_id,
-                installation_id=item.installation_id,
-                week=week,
-                period_start=item.period_start,
-                received_at=received_at,
-                payload=item.payload,
-            )
-            .on_conflict_do_nothing(index_elements=[reports.c.submission_id])
-            .returning(reports.c.id)
-        )
-        rate = self._insert(installation_rate).values(
-            installation_id=item.installation_id, last_accepted=received_at
-        )
-        claim_hour = rate.on_conflict_do_update(
-            index_elements=[installation_rate.c.installation_id],
-            set_={"last_accepted": rate.excluded.last_accepted},
-            where=installation_rate.c.last_accepted <= received_at - RATE_LIMIT_SECONDS,
-        ).returning(installation_rate.c.installation_id)
-
         async with self._writing() as conn:
-            report_id = (await conn.execute(insert_report)).scalar()
+            report_id = (
+                await conn.execute(
+                    self._insert_report,
+                    {
+                        "b_submission_id": item.submission_id,
+                        "b_installation_id": item.installation_id,
+                        "b_week": week,
+                        "b_period_start": item.period_start,
+                        "b_received_at": received_at,
+                        "b_payload": item.payload,
+                    },
+                )
+            ).scalar()
             if report_id is None:
                 await conn.rollback()
                 return SubmitResult(Outcome.DUPLICATE)
             # Locks this installation's row: concurrent reports of one installation queue here.
-            if (await conn.execute(claim_hour)).first() is None:
+            claimed = await conn.execute(
+                self._claim_hour,
+                {
+                    "b_installation_id": item.installation_id,
+                    "b_now": received_at,
+                    "b_cutoff": received_at - RATE_LIMIT_SECONDS,
+                },
+            )
+            if claimed.first() is None:
                 last = (
                     await conn.execute(
                         select(installation_rate.c.last_accepted).where(
@@ -202,11 +259,8 @@ class Storage:
             # Keys this installation already contributed this week must not count it twice.
             seen: set[tuple[str, str]] = set()
             earlier = await conn.execute(
-                select(reports.c.payload).where(
-                    reports.c.installation_id == item.installation_id,
-                    reports.c.week == week,
-                    reports.c.id != report_id,
-                )
+                self._earlier,
+                {"b_installation_id": item.installation_id, "b_week": week, "b_id": report_id},
             )
             for (payload,) in earlier:
                 seen.update(contributions(json.loads(payload)))
@@ -228,15 +282,7 @@ class Storage:
 
     async def _add_aggregates(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Add rows to the aggregate counters; rows must be sorted (a stable lock order)."""
-        stmt = self._insert(aggregates)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[aggregates.c.week, aggregates.c.metric, aggregates.c.key, aggregates.c.shard],
-            set_={
-                "total": aggregates.c.total + stmt.excluded.total,
-                "installations": aggregates.c.installations + stmt.excluded.installations,
-            },
-        )
-        await conn.execute(stmt, list(rows))
+        await conn.execute(self._add, list(rows))
 
     async def delete_installation(self, installation_id: str) -> int:
         """Delete every report of an installation and remove its aggregate contributions.
@@ -387,6 +433,19 @@ class Storage:
             await conn.execute(reports.insert(), report_rows)
             await self._add_aggregates(conn, rows)
             await conn.commit()
+
+
+def _cacheable(statement: Insert, dialect: Dialect) -> TextClause:
+    """Render a dialect-specific ``INSERT ... ON CONFLICT`` once into an equivalent text construct.
+
+    SQLAlchemy 2.0 does not cache the compiled form of the PostgreSQL/SQLite ``Insert`` constructs
+    (``inherit_cache = False``), so each execution would compile them again, which costs more than
+    the database work on the hot path. The SQL is still generated by SQLAlchemy from the Core
+    statement; the text construct keeps the bind parameter types and is cached normally.
+    """
+    compiled = statement.compile(dialect=dialect)
+    binds = [bindparam(name, type_=param.type) for name, param in compiled.binds.items()]
+    return text(str(compiled)).bindparams(*binds)
 
 
 def _upgrade(connection: Connection) -> None:
