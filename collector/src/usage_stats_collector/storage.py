@@ -123,7 +123,7 @@ class Storage:
             self.engine: AsyncEngine = create_async_engine(self.url, pool_size=pool_size, max_overflow=0)
             event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
             self._insert: Any = sqlite.insert
-            self._named_dialect: Dialect = sqlite.dialect(paramstyle="named")
+            self._named_dialect: Dialect = sqlite.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
         else:
             connect_args: dict[str, Any] = {}
             if schema is not None:
@@ -132,7 +132,7 @@ class Storage:
                 self.url, pool_size=pool_size, max_overflow=10, connect_args=connect_args
             )
             self._insert = postgresql.insert
-            self._named_dialect = postgresql.dialect(paramstyle="named")
+            self._named_dialect = postgresql.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
         self._prepare_statements()
         # SQLite allows one writer at a time; queueing writers here instead of in SQLite's busy
         # handler keeps latency even. It is not needed for correctness, which the database keeps.
