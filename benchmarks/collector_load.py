@@ -1,0 +1,405 @@
+#!/usr/bin/env python3
+"""Load benchmark of the usage_stats reference collector, on loopback only.
+
+For each backend (SQLite, then PostgreSQL) it starts ``usage-stats-collector serve`` as a real
+subprocess on 127.0.0.1 with a fresh database, drives 50 concurrent aiohttp clients posting distinct
+valid reports (distinct installation ids), prints accepted reports/s and latency percentiles, then
+seeds about a million stored reports through the storage layer (``Storage.bulk_load``: reports and
+their aggregates in the same transactions), checks the published aggregates against the stored
+rows, and prints the latency of ``GET /v1/stats``. It stops by itself.
+
+    .venv/bin/python benchmarks/collector_load.py            # full run (takes several minutes)
+    .venv/bin/python benchmarks/collector_load.py --quick    # smaller counts
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+from pathlib import Path
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+import uuid
+
+import aiohttp
+import asyncpg
+from usage_stats_collector.aggregates import contributions
+from usage_stats_collector.storage import Storage, StoredReport
+
+HOST = "127.0.0.1"
+PRINTER_TYPES = [
+    "bambu_x1c",
+    "bambu_p1s",
+    "bambu_a1",
+    "prusa_mk4",
+    "prusa_xl",
+    "prusa_mini",
+    "voron_24",
+    "creality_k1",
+]
+FEATURES = [
+    f"{domain}.{key}"
+    for domain in ("bambu", "prusa", "octoprint")
+    for key in ("camera", "notify", "ams", "light")
+]
+EVENTS = [
+    "ha_start",
+    "printer_offline",
+    "printer_online",
+    "custom_filament_runout",
+    "custom_door_open",
+]
+ERRORS = {
+    "bambu": ["TimeoutError", "ConnectionError"],
+    "prusa": ["ClientError"],
+    "custom": ["printer_error"],
+}
+BUCKETS = ["lt_30m", "30m_1h", "1h_2h", "2h_4h", "4h_8h", "8h_24h", "gt_24h"]
+
+
+def random_report(
+    rng: random.Random, installation_id: str, start: dt.date
+) -> dict[str, Any]:
+    """A realistic, schema-valid weekly report."""
+    types = rng.sample(PRINTER_TYPES, rng.randint(1, 3))
+    if rng.random() < 0.02:
+        types.append(
+            f"rare_{rng.randint(0, 999)}"
+        )  # a long-tail type for k-anonymity to fold
+    fleet = {t: rng.randint(1, 2) for t in types}
+    started = {t: rng.randint(0, 30) for t in types}
+    completed = {t: n * 8 // 10 for t, n in started.items()}
+    return {
+        "schema_version": 1,
+        "submission_id": str(uuid.uuid4()),
+        "installation_id": installation_id,
+        "period": {
+            "start": start.isoformat(),
+            "end": (start + dt.timedelta(days=6)).isoformat(),
+            "days": 7,
+        },
+        "installation": {
+            "integration_version": rng.choice(["1.0.0", "1.1.0", "1.2.0"]),
+            "ha_version": rng.choice(["2025.3.4", "2025.4.1", "2025.4.4"]),
+            "python_version": "3.13.0",
+            "installation_type": rng.choice(
+                ["Home Assistant OS", "Home Assistant Container"]
+            ),
+            "country_code": rng.choice(["DE", "US", "GB", "FR", "NL"]),
+        },
+        "printer_fleet": {"printers": sum(fleet.values()), "types": fleet},
+        "features": {
+            f: {"on": rng.randint(0, 7), "off": rng.randint(0, 7)}
+            for f in rng.sample(FEATURES, 5)
+        },
+        "jobs": {
+            "started": started,
+            "completed": completed,
+            "failed": {
+                t: n - completed[t] for t, n in started.items() if n - completed[t] > 0
+            },
+            "cancelled": {},
+            "duration": {b: rng.randint(0, 10) for b in rng.sample(BUCKETS, 4)},
+        },
+        "events": {e: rng.randint(1, 9) for e in rng.sample(EVENTS, 3)},
+        "errors": {
+            c: {t: rng.randint(1, 5) for t in types_}
+            for c, types_ in ERRORS.items()
+            if rng.random() < 0.3
+        },
+    }
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+class Collector:
+    """The collector as a subprocess on a free loopback port."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.process: subprocess.Popen[str] | None = None
+        self.port = 0
+
+    def __enter__(self) -> Collector:
+        command = [
+            sys.executable,
+            "-m",
+            "usage_stats_collector",
+            "serve",
+            "--host",
+            HOST,
+            "--port",
+            "0",
+            "--database",
+            self.database,
+            "--purge-interval",
+            "0",
+        ]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + 60
+        line = self.process.stdout.readline()
+        if (
+            not line.startswith("usage-stats-collector ready port=")
+            or time.monotonic() > deadline
+        ):
+            self.process.kill()
+            raise RuntimeError(f"collector did not start: {line!r}")
+        self.port = int(line.strip().rsplit("=", 1)[1])
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def __exit__(self, *_: object) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+async def post_load(url: str, total: int, clients: int, seed: int) -> dict[str, float]:
+    """``clients`` concurrent clients post ``total`` distinct reports; return throughput and latency."""
+    rng = random.Random(seed)
+    monday = dt.date.today() - dt.timedelta(days=dt.date.today().weekday() + 7)
+    bodies = [
+        json.dumps(random_report(rng, str(uuid.uuid4()), monday)).encode()
+        for _ in range(total)
+    ]
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def client() -> None:
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(
+            url, timeout=timeout, connector=aiohttp.TCPConnector(limit=1)
+        ) as session:
+            while True:
+                try:
+                    body = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                began = time.perf_counter()
+                async with session.post(
+                    "/v1/reports",
+                    data=body,
+                    headers={"Content-Type": "application/json"},
+                ) as r:
+                    await r.read()
+                    latencies.append(time.perf_counter() - began)
+                    statuses[r.status] = statuses.get(r.status, 0) + 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    elapsed = time.perf_counter() - began
+    accepted = statuses.get(201, 0)
+    if accepted != total:
+        print(f"    WARNING: statuses {statuses}")
+    return {
+        "accepted": accepted,
+        "seconds": elapsed,
+        "rate": accepted / elapsed,
+        "p50": percentile(latencies, 50) * 1000,
+        "p95": percentile(latencies, 95) * 1000,
+        "p99": percentile(latencies, 99) * 1000,
+    }
+
+
+async def seed(database: str, reports: int, installations: int, batch: int) -> float:
+    """Store ``reports`` reports (one per installation and week) with their aggregates."""
+    storage = Storage(database, pool_size=2)
+    rng = random.Random(7)
+    weeks = -(-reports // installations)
+    this_monday = dt.date.today() - dt.timedelta(days=dt.date.today().weekday())
+    ids = [str(uuid.uuid4()) for _ in range(installations)]
+    # A pool of distinct report bodies; each stored report is one of them with its own ids and period.
+    templates = []
+    for _ in range(256):
+        report = random_report(rng, "__IID__", dt.date(2000, 1, 3))
+        report["submission_id"] = "__SID__"
+        text = json.dumps(report, separators=(",", ":"), sort_keys=True)
+        templates.append(
+            (
+                text.replace("2000-01-03", "__START__").replace(
+                    "2000-01-09", "__END__"
+                ),
+                contributions(report),
+            )
+        )
+    began = time.perf_counter()
+    now = time.time()
+    done = 0
+    pending: list[StoredReport] = []
+    try:
+        for week_index in range(weeks):
+            start = this_monday - dt.timedelta(weeks=weeks + 1 - week_index)
+            start_text, end_text = (
+                start.isoformat(),
+                (start + dt.timedelta(days=6)).isoformat(),
+            )
+            received = now - (weeks + 1 - week_index) * 7 * 86400 + 8 * 86400
+            for installation_id in ids:
+                if done >= reports:
+                    break
+                text, contrib = templates[rng.randrange(len(templates))]
+                sid = str(uuid.uuid4())
+                payload = (
+                    text.replace("__SID__", sid)
+                    .replace("__IID__", installation_id)
+                    .replace("__START__", start_text)
+                    .replace("__END__", end_text)
+                )
+                pending.append(
+                    StoredReport(
+                        sid, installation_id, start, received, payload, contrib
+                    )
+                )
+                done += 1
+                if len(pending) >= batch:
+                    await storage.bulk_load(pending)
+                    pending = []
+            if done % (batch * 10) < installations:
+                print(
+                    f"    seeded {done:,} reports ({time.perf_counter() - began:.0f} s)",
+                    flush=True,
+                )
+        if pending:
+            await storage.bulk_load(pending)
+    finally:
+        await storage.close()
+    return time.perf_counter() - began
+
+
+async def stats_latency(
+    url: str, rounds: int
+) -> tuple[dict[str, float], dict[str, Any]]:
+    latencies = []
+    body: dict[str, Any] = {}
+    async with aiohttp.ClientSession(url) as session:
+        for index in range(rounds + 3):
+            began = time.perf_counter()
+            async with session.get("/v1/stats") as response:
+                body = await response.json()
+            if index >= 3:  # warm-up
+                latencies.append(time.perf_counter() - began)
+    return {
+        "p50": percentile(latencies, 50) * 1000,
+        "p95": percentile(latencies, 95) * 1000,
+        "max": max(latencies) * 1000,
+    }, body
+
+
+async def stored_count(database: str) -> int:
+    storage = Storage(database, pool_size=1)
+    try:
+        return await storage.count_reports()
+    finally:
+        await storage.close()
+
+
+async def run_backend(name: str, database: str, args: argparse.Namespace) -> None:
+    print(f"\n== {name}: {database}", flush=True)
+    with Collector(database) as collector:
+        await post_load(
+            collector.url, min(500, args.reports), args.clients, seed=1
+        )  # warm-up
+        load = await post_load(collector.url, args.reports, args.clients, seed=2)
+    print(
+        f"  POST /v1/reports, {args.clients} clients: {load['accepted']:,.0f} accepted in {load['seconds']:.1f} s "
+        f"= {load['rate']:,.0f} reports/s; latency p50 {load['p50']:.1f} ms, p95 {load['p95']:.1f} ms, "
+        f"p99 {load['p99']:.1f} ms",
+        flush=True,
+    )
+    print(f"  seeding {args.seed:,} reports through Storage.bulk_load ...", flush=True)
+    seconds = await seed(database, args.seed, args.installations, args.batch)
+    total = await stored_count(database)
+    print(f"  seeded in {seconds:.0f} s; {total:,} reports stored", flush=True)
+    with Collector(database) as collector:
+        latency, stats = await stats_latency(collector.url, args.stats_rounds)
+    published = sum(week["reports"] for week in stats["weeks"])
+    consistent = (
+        "consistent"
+        if published == total
+        else f"INCONSISTENT ({published:,} published)"
+    )
+    print(
+        f"  GET /v1/stats at {total:,} reports ({len(stats['weeks'])} weeks): p50 {latency['p50']:.1f} ms, "
+        f"p95 {latency['p95']:.1f} ms, max {latency['max']:.1f} ms; aggregates {consistent}",
+        flush=True,
+    )
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller counts (a minute or two)"
+    )
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "USAGE_STATS_BENCH_POSTGRES_URL",
+            "postgresql://postgres@127.0.0.1:5432/test",
+        ),
+    )
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument(
+        "--reports", type=int, default=None, help="reports posted per backend"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="reports stored before measuring /v1/stats",
+    )
+    parser.add_argument("--stats-rounds", type=int, default=30)
+    args = parser.parse_args()
+    args.reports = args.reports or (2_000 if args.quick else 10_000)
+    args.seed = args.seed or (50_000 if args.quick else 1_000_000)
+    args.installations = 20_000
+    args.batch = 5_000 if args.quick else 20_000
+    for backend in args.backends.split(","):
+        if backend == "sqlite":
+            with tempfile.TemporaryDirectory(prefix="collector-bench-") as folder:
+                await run_backend(
+                    "SQLite", f"sqlite:///{Path(folder) / 'bench.db'}", args
+                )
+        elif backend == "postgresql":
+            name = f"usage_bench_{uuid.uuid4().hex[:12]}"
+            admin = await asyncpg.connect(args.postgres_url)
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            try:
+                database = args.postgres_url.rsplit("/", 1)[0] + f"/{name}"
+                await run_backend("PostgreSQL", database, args)
+            finally:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                await admin.close()
+        else:
+            parser.error(f"unknown backend {backend}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,124 @@
+"""Command line: ``usage-stats-collector serve`` and ``usage-stats-collector migrate``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from . import __version__
+from .app import Settings, create_app
+from .storage import Storage
+
+DEFAULT_DATABASE = "sqlite:///usage_stats_collector.db"
+TOKEN_ENV = "USAGE_STATS_COLLECTOR_ADMIN_TOKEN"  # noqa: S105 - the name of a variable
+_LOGGER = logging.getLogger("usage_stats_collector")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="usage-stats-collector", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the collector (migrates the database first)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=int, default=8080, help="port to bind; 0 picks a free one (default 8080)"
+    )
+    serve.add_argument(
+        "--database", default=DEFAULT_DATABASE, help=f"database URL (default {DEFAULT_DATABASE})"
+    )
+    serve.add_argument(
+        "--k-anonymity", type=int, default=5, help="publish values of at least k installations"
+    )
+    serve.add_argument(
+        "--retention-days", type=float, default=400, help="keep reports this long (default 400)"
+    )
+    serve.add_argument("--admin-token", default=None, help=f"bearer token for /v1/admin (or env {TOKEN_ENV})")
+    serve.add_argument("--purge-interval", type=float, default=3600, help="seconds between retention purges")
+    serve.add_argument("--pool-size", type=int, default=20, help="database connections per process")
+
+    migrate = commands.add_parser("migrate", help="create or upgrade the database schema and exit")
+    migrate.add_argument(
+        "--database", default=DEFAULT_DATABASE, help=f"database URL (default {DEFAULT_DATABASE})"
+    )
+    return parser
+
+
+async def _migrate(database: str) -> None:
+    storage = Storage(database)
+    try:
+        await storage.migrate()
+    finally:
+        await storage.close()
+
+
+async def _serve(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
+    """Run until SIGINT/SIGTERM (or until ``stop`` is set)."""
+    if args.k_anonymity < 1:
+        raise SystemExit("--k-anonymity must be at least 1")
+    token = args.admin_token or os.environ.get(TOKEN_ENV) or None
+    storage = Storage(args.database, pool_size=args.pool_size)
+    await storage.migrate()
+    settings = Settings(
+        k_anonymity=args.k_anonymity,
+        retention_days=args.retention_days,
+        admin_token=token,
+        purge_interval=args.purge_interval,
+    )
+    # No access log: it would record client addresses.
+    runner = web.AppRunner(create_app(storage, settings), access_log=None, handle_signals=False)
+    await runner.setup()
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    port = sock.getsockname()[1]
+    site = web.SockSite(runner, sock)
+    await site.start()
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    _LOGGER.info(
+        "Collector %s listening on port %d (admin endpoints %s)",
+        __version__,
+        port,
+        "enabled" if token else "disabled",
+    )
+    # The line a parent process waits for (the port is the one bound, also for --port 0).
+    print(f"usage-stats-collector ready port={port}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        await runner.cleanup()
+        await storage.close()
+        _LOGGER.info("Collector stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``usage-stats-collector`` command."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    if args.command == "migrate":
+        asyncio.run(_migrate(args.database))
+        print("database is up to date", flush=True)
+        return 0
+    asyncio.run(_serve(args))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,455 @@
+"""Storage of reports and aggregates on SQLite (aiosqlite) or PostgreSQL (asyncpg).
+
+Every piece of shared state lives in the database, so several collector processes can serve one
+PostgreSQL database: deduplication is a unique constraint on ``submission_id``, the hourly limit an
+upsert on a per-installation row, and aggregates are upserts that add to per-week counters. A
+report, its rate-limit row and its aggregate contributions are written in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import math
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Insert,
+    TextClause,
+    bindparam,
+    delete,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from .aggregates import Contributions, contributions, iso_week, shard_of
+from .models import aggregates, installation_rate, reports
+
+RATE_LIMIT_SECONDS = 3600
+_MIGRATION_LOCK_ID = 0x7573_6167  # "usag": serialises migrations of processes starting together
+
+
+class Outcome(StrEnum):
+    """What happened to a submitted report."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    RATE_LIMITED = "rate_limited"
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    """The outcome of a submission; ``retry_after`` is set when rate limited."""
+
+    outcome: Outcome
+    retry_after: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReport:
+    """A validated report prepared for storage."""
+
+    submission_id: str
+    installation_id: str
+    period_start: dt.date
+    received_at: float
+    payload: str
+    contributions: Contributions
+
+    @property
+    def week(self) -> str:
+        """ISO week of the period start."""
+        return iso_week(self.period_start)
+
+    @classmethod
+    def from_report(cls, report: Mapping[str, Any], received_at: float) -> StoredReport:
+        """Prepare a report that passed schema validation."""
+        return cls(
+            submission_id=report["submission_id"],
+            installation_id=report["installation_id"],
+            period_start=dt.date.fromisoformat(report["period"]["start"]),
+            received_at=received_at,
+            payload=json.dumps(report, separators=(",", ":"), sort_keys=True),
+            contributions=contributions(report),
+        )
+
+
+def normalize_url(url: str) -> URL:
+    """Map ``sqlite:///file`` and ``postgresql://...`` to their async drivers."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
+    if backend in {"postgresql", "postgres"}:
+        return parsed.set(drivername="postgresql+asyncpg")
+    raise ValueError(f"unsupported database {backend!r}: use sqlite:///path or postgresql://...")
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class Storage:
+    """Async access to the collector database."""
+
+    def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 20) -> None:
+        self.url = normalize_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.schema = schema
+        if self.is_sqlite:
+            if schema is not None:
+                raise ValueError("a schema can only be chosen on PostgreSQL")
+            self.engine: AsyncEngine = create_async_engine(self.url, pool_size=pool_size, max_overflow=0)
+            event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
+            self._insert: Any = sqlite.insert
+            self._named_dialect: Dialect = sqlite.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
+        else:
+            connect_args: dict[str, Any] = {}
+            if schema is not None:
+                connect_args["server_settings"] = {"search_path": schema}
+            self.engine = create_async_engine(
+                self.url, pool_size=pool_size, max_overflow=10, connect_args=connect_args
+            )
+            self._insert = postgresql.insert
+            self._named_dialect = postgresql.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
+        self._prepare_statements()
+        # SQLite allows one writer at a time; queueing writers here instead of in SQLite's busy
+        # handler keeps latency even. It is not needed for correctness, which the database keeps.
+        self._sqlite_writer = asyncio.Lock()
+
+    def _prepare_statements(self) -> None:
+        """Build the hot statements once, so SQLAlchemy compiles each of them only once."""
+        self._insert_report = _cacheable(
+            self._insert(reports)
+            .values(
+                submission_id=bindparam("b_submission_id"),
+                installation_id=bindparam("b_installation_id"),
+                week=bindparam("b_week"),
+                period_start=bindparam("b_period_start"),
+                received_at=bindparam("b_received_at"),
+                payload=bindparam("b_payload"),
+            )
+            .on_conflict_do_nothing(index_elements=[reports.c.submission_id])
+            .returning(reports.c.id),
+            self._named_dialect,
+        )
+        rate = self._insert(installation_rate).values(
+            installation_id=bindparam("b_installation_id"), last_accepted=bindparam("b_now")
+        )
+        self._claim_hour = _cacheable(
+            rate.on_conflict_do_update(
+                index_elements=[installation_rate.c.installation_id],
+                set_={"last_accepted": rate.excluded.last_accepted},
+                where=installation_rate.c.last_accepted <= bindparam("b_cutoff"),
+            ).returning(installation_rate.c.installation_id),
+            self._named_dialect,
+        )
+        add = self._insert(aggregates)
+        self._add = _cacheable(
+            add.on_conflict_do_update(
+                index_elements=[aggregates.c.week, aggregates.c.metric, aggregates.c.key, aggregates.c.shard],
+                set_={
+                    "total": aggregates.c.total + add.excluded.total,
+                    "installations": aggregates.c.installations + add.excluded.installations,
+                },
+            ),
+            self._named_dialect,
+        )
+        self._earlier = select(reports.c.payload).where(
+            reports.c.installation_id == bindparam("b_installation_id"),
+            reports.c.week == bindparam("b_week"),
+            reports.c.id != bindparam("b_id"),
+        )
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        if self.is_sqlite:
+            async with self._sqlite_writer, self.engine.connect() as conn:
+                yield conn
+        else:
+            async with self.engine.connect() as conn:
+                yield conn
+
+    async def close(self) -> None:
+        """Close all connections."""
+        await self.engine.dispose()
+
+    async def migrate(self) -> None:
+        """Bring the database to the newest schema (Alembic)."""
+        async with self.engine.begin() as conn:
+            if not self.is_sqlite:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+                if self.schema is not None:
+                    quoted = conn.dialect.identifier_preparer.quote_identifier(self.schema)
+                    await conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
+            await conn.run_sync(_upgrade)
+
+    async def ping(self) -> None:
+        """Raise when the database cannot be reached."""
+        async with self.engine.connect() as conn:
+            await conn.execute(select(1))
+
+    async def submit_report(self, report: Mapping[str, Any], *, now: float | None = None) -> SubmitResult:
+        """Store a validated report with its aggregate contributions, atomically.
+
+        A known ``submission_id`` changes nothing (DUPLICATE); a second report of an installation
+        within an hour is refused (RATE_LIMITED). Returns only after the commit.
+        """
+        received_at = time.time() if now is None else now
+        item = StoredReport.from_report(report, received_at)
+        week = item.week
+        async with self._writing() as conn:
+            report_id = (
+                await conn.execute(
+                    self._insert_report,
+                    {
+                        "b_submission_id": item.submission_id,
+                        "b_installation_id": item.installation_id,
+                        "b_week": week,
+                        "b_period_start": item.period_start,
+                        "b_received_at": received_at,
+                        "b_payload": item.payload,
+                    },
+                )
+            ).scalar()
+            if report_id is None:
+                await conn.rollback()
+                return SubmitResult(Outcome.DUPLICATE)
+            # Locks this installation's row: concurrent reports of one installation queue here.
+            claimed = await conn.execute(
+                self._claim_hour,
+                {
+                    "b_installation_id": item.installation_id,
+                    "b_now": received_at,
+                    "b_cutoff": received_at - RATE_LIMIT_SECONDS,
+                },
+            )
+            if claimed.first() is None:
+                last = (
+                    await conn.execute(
+                        select(installation_rate.c.last_accepted).where(
+                            installation_rate.c.installation_id == item.installation_id
+                        )
+                    )
+                ).scalar_one()
+                await conn.rollback()
+                wait = max(1, math.ceil(last + RATE_LIMIT_SECONDS - received_at))
+                return SubmitResult(Outcome.RATE_LIMITED, retry_after=wait)
+            # Keys this installation already contributed this week must not count it twice.
+            seen: set[tuple[str, str]] = set()
+            earlier = await conn.execute(
+                self._earlier,
+                {"b_installation_id": item.installation_id, "b_week": week, "b_id": report_id},
+            )
+            for (payload,) in earlier:
+                seen.update(contributions(json.loads(payload)))
+            shard = shard_of(item.installation_id)
+            rows = [
+                {
+                    "week": week,
+                    "metric": metric,
+                    "key": key,
+                    "shard": shard,
+                    "total": value,
+                    "installations": 0 if (metric, key) in seen else 1,
+                }
+                for (metric, key), value in sorted(item.contributions.items())
+            ]
+            await self._add_aggregates(conn, rows)
+            await conn.commit()
+        return SubmitResult(Outcome.ACCEPTED)
+
+    async def _add_aggregates(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Add rows to the aggregate counters; rows must be sorted (a stable lock order)."""
+        await conn.execute(self._add, list(rows))
+
+    async def delete_installation(self, installation_id: str) -> int:
+        """Delete every report of an installation and remove its aggregate contributions.
+
+        Idempotent; returns how many reports were deleted.
+        """
+        shard = shard_of(installation_id)
+        async with self._writing() as conn:
+            # Same lock order as submissions: the installation's rate row first.
+            await conn.execute(
+                delete(installation_rate).where(installation_rate.c.installation_id == installation_id)
+            )
+            totals: dict[tuple[str, str, str], int] = {}
+            present: dict[str, set[tuple[str, str]]] = {}
+            result = await conn.execute(
+                select(reports.c.week, reports.c.payload).where(reports.c.installation_id == installation_id)
+            )
+            for week, payload in result:
+                keys = present.setdefault(week, set())
+                for (metric, key), value in contributions(json.loads(payload)).items():
+                    keys.add((metric, key))
+                    totals[(week, metric, key)] = totals.get((week, metric, key), 0) + value
+            if totals:
+                subtract = (
+                    update(aggregates)
+                    .where(
+                        aggregates.c.week == bindparam("b_week"),
+                        aggregates.c.metric == bindparam("b_metric"),
+                        aggregates.c.key == bindparam("b_key"),
+                        aggregates.c.shard == shard,
+                    )
+                    .values(
+                        total=aggregates.c.total - bindparam("b_total"),
+                        installations=aggregates.c.installations - bindparam("b_installations"),
+                    )
+                )
+                await conn.execute(
+                    subtract,
+                    [
+                        {
+                            "b_week": week,
+                            "b_metric": metric,
+                            "b_key": key,
+                            "b_total": value,
+                            "b_installations": 1 if (metric, key) in present[week] else 0,
+                        }
+                        for (week, metric, key), value in sorted(totals.items())
+                    ],
+                )
+                await conn.execute(
+                    delete(aggregates).where(
+                        aggregates.c.week.in_(sorted(present)),
+                        aggregates.c.shard == shard,
+                        aggregates.c.installations <= 0,
+                    )
+                )
+            deleted = (
+                await conn.execute(delete(reports).where(reports.c.installation_id == installation_id))
+            ).rowcount
+            await conn.commit()
+        return int(deleted)
+
+    async def aggregate_rows(self) -> list[tuple[str, str, str, int, int]]:
+        """Aggregates summed over shards: ``(week, metric, key, total, installations)``."""
+        stmt = select(
+            aggregates.c.week,
+            aggregates.c.metric,
+            aggregates.c.key,
+            func.sum(aggregates.c.total),
+            func.sum(aggregates.c.installations),
+        ).group_by(aggregates.c.week, aggregates.c.metric, aggregates.c.key)
+        async with self.engine.connect() as conn:
+            result = await conn.execute(stmt)
+            return [(w, m, k, int(t), int(i)) for w, m, k, t, i in result]
+
+    async def export_installation(self, installation_id: str) -> list[dict[str, Any]]:
+        """Every stored report of an installation, oldest first (admin export)."""
+        stmt = (
+            select(reports.c.week, reports.c.received_at, reports.c.payload)
+            .where(reports.c.installation_id == installation_id)
+            .order_by(reports.c.received_at, reports.c.id)
+        )
+        async with self.engine.connect() as conn:
+            result = await conn.execute(stmt)
+            return [
+                {
+                    "week": week,
+                    "received_at": dt.datetime.fromtimestamp(received, dt.UTC).isoformat(),
+                    "report": json.loads(payload),
+                }
+                for week, received, payload in result
+            ]
+
+    async def purge(self, max_age_days: float, *, now: float | None = None) -> int:
+        """Delete reports received more than ``max_age_days`` ago, and expired rate-limit rows.
+
+        Aggregates are kept: they hold no installation id.
+        """
+        now = time.time() if now is None else now
+        async with self._writing() as conn:
+            purged = (
+                await conn.execute(delete(reports).where(reports.c.received_at < now - max_age_days * 86400))
+            ).rowcount
+            await conn.execute(
+                delete(installation_rate).where(installation_rate.c.last_accepted <= now - RATE_LIMIT_SECONDS)
+            )
+            await conn.commit()
+        return int(purged)
+
+    async def count_reports(self) -> int:
+        """How many reports are stored."""
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(reports))).scalar_one())
+
+    async def bulk_load(self, items: Sequence[StoredReport]) -> None:
+        """Insert many reports and their aggregates in one transaction (seeding and imports).
+
+        Meant for loading into an empty database or into weeks the installations have not reported
+        yet: each (installation, week) pair may appear at most once, and must not be stored already,
+        because every report counts its installation once for each key.
+        """
+        pairs = {(item.installation_id, item.week) for item in items}
+        if len(pairs) != len(items):
+            raise ValueError("bulk_load takes at most one report per installation and week")
+        summed: dict[tuple[str, str, str, int], list[int]] = {}
+        for item in items:
+            week, shard = item.week, shard_of(item.installation_id)
+            for (metric, key), value in item.contributions.items():
+                cell = summed.setdefault((week, metric, key, shard), [0, 0])
+                cell[0] += value
+                cell[1] += 1
+        rows = [
+            {"week": w, "metric": m, "key": k, "shard": s, "total": t, "installations": n}
+            for (w, m, k, s), (t, n) in sorted(summed.items())
+        ]
+        report_rows = [
+            {
+                "submission_id": item.submission_id,
+                "installation_id": item.installation_id,
+                "week": item.week,
+                "period_start": item.period_start,
+                "received_at": item.received_at,
+                "payload": item.payload,
+            }
+            for item in items
+        ]
+        async with self._writing() as conn:
+            await conn.execute(reports.insert(), report_rows)
+            await self._add_aggregates(conn, rows)
+            await conn.commit()
+
+
+def _cacheable(statement: Insert, dialect: Dialect) -> TextClause:
+    """Render a dialect-specific ``INSERT ... ON CONFLICT`` once into an equivalent text construct.
+
+    SQLAlchemy 2.0 does not cache the compiled form of the PostgreSQL/SQLite ``Insert`` constructs
+    (``inherit_cache = False``), so each execution would compile them again, which costs more than
+    the database work on the hot path. The SQL is still generated by SQLAlchemy from the Core
+    statement; the text construct keeps the bind parameter types and is cached normally.
+    """
+    compiled = statement.compile(dialect=dialect)
+    binds = [bindparam(name, type_=param.type) for name, param in compiled.binds.items()]
+    return text(str(compiled)).bindparams(*binds)
+
+
+def _upgrade(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")

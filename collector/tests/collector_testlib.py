@@ -1,0 +1,47 @@
+"""Report builders shared by the collector tests."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import Any
+
+
+def new_id() -> str:
+    """A random UUID4 in the form the schema accepts."""
+    return str(uuid.uuid4())
+
+
+BASE_REPORT: dict[str, Any] = {
+    "schema_version": 1,
+    "submission_id": "",
+    "installation_id": "",
+    "period": {"start": "2025-04-28", "end": "2025-05-04", "days": 7},
+    "installation": {
+        "integration_version": "1.2.0",
+        "ha_version": "2025.4.4",
+        "python_version": "3.13.0",
+        "installation_type": "Home Assistant OS",
+        "country_code": "DE",
+    },
+    "printer_fleet": {"printers": 2, "types": {"bambu_x1c": 1, "prusa_mk4": 1}},
+    "features": {"bambu.camera": {"on": 7, "off": 0}, "bambu.notify": {"on": 0, "off": 7}},
+    "jobs": {
+        "started": {"bambu_x1c": 3, "prusa_mk4": 1},
+        "completed": {"bambu_x1c": 2},
+        "failed": {"prusa_mk4": 1},
+        "cancelled": {"bambu_x1c": 1},
+        "duration": {"1h_2h": 2, "lt_30m": 1},
+    },
+    "events": {"ha_start": 1, "printer_offline": 2},
+    "errors": {"bambu": {"TimeoutError": 2}, "custom": {"printer_error": 1}},
+}
+
+
+def make_report(installation_id: str | None = None, **changes: Any) -> dict[str, Any]:
+    """A valid report with fresh ids; keyword arguments replace top-level sections."""
+    report = copy.deepcopy(BASE_REPORT)
+    report["submission_id"] = new_id()
+    report["installation_id"] = installation_id or new_id()
+    report.update(copy.deepcopy(changes))
+    return report
