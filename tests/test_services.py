@@ -232,7 +232,9 @@ async def test_delete_sends_a_deletion_request(
     # Written at once.
     assert coordinator.submission.status == "pending"
 
-    await advance(hass, freezer, "2026-11-09T07:01:00+00:00")
+    # Sent at once: the first attempt of a deletion request does not wait for
+    # the hourly limit that the report just sent started.
+    await advance(hass, freezer, "2026-11-09T06:02:00+00:00")
     deletion = receiver.bodies("/v1/deletion")
     assert len(deletion) == 1
     assert_valid_deletion(deletion[0])

@@ -392,7 +392,13 @@ class Submission:
         return None
 
     def _due(self, entry: OutboxEntry, now: datetime) -> bool:
-        times = (_parse(entry["next_attempt"]), self._earliest_request())
+        # A deletion request is the user's right: its first attempt does not wait
+        # for the hourly limit (its retries do).
+        first_deletion = entry["kind"] == "deletion" and not entry["attempts"]
+        times = (
+            _parse(entry["next_attempt"]),
+            None if first_deletion else self._earliest_request(),
+        )
         return all(t is None or now >= t for t in times)
 
     @callback
