@@ -601,8 +601,18 @@ async def test_daily_label_cap_folds_into_other(
     coordinator.record_snapshot(
         PRINTERS_BY_TYPE, {(f"type_{i:02}",): 1 for i in range(55)}
     )
+    for i in range(55):
+        coordinator.record(JOBS, "completed", f"type_{i:02}")
+    coordinator.record_snapshot(
+        FEATURES, {(f"x.feature_{i:02}", "on"): 2 for i in range(55)}
+    )
     await advance(hass, freezer, "2026-11-09T06:00:30+00:00")
     report = receiver.requests[0].json()
+    assert_valid_report(report)
     assert report["events"]["other"] == 5
     assert len(report["events"]) == 51
     assert report["printer_fleet"]["types"]["other"] == 5
+    # The folded label is the long tail; a job's outcome and a feature's state stay.
+    assert report["jobs"]["completed"]["other"] == 5
+    assert sum(report["jobs"]["completed"].values()) == 55
+    assert report["features"]["other"] == {"on": 10, "off": 0}

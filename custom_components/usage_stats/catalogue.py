@@ -18,6 +18,8 @@ from .privacy import label_error, safe_class_name
 
 LABEL_SEPARATOR: Final = "/"
 OTHER: Final = "other"
+# The longest key a report may carry (the wire contract's identifier).
+MAX_KEY_LENGTH: Final = 64
 CUSTOM_EVENT_PREFIX: Final = "custom_"
 
 DURATION_BUCKETS: Final = (
@@ -87,7 +89,11 @@ class Label:
                 return safe_class_name(value) is not None
             case LabelKind.FEATURE:
                 domain, _, key = value.partition(".")
-                return label_error(domain) is None and label_error(key) is None
+                return (
+                    len(value) <= MAX_KEY_LENGTH
+                    and label_error(domain) is None
+                    and label_error(key) is None
+                )
             case LabelKind.EVENT:
                 return label_error(value) is None and (
                     value in BUILTIN_EVENTS
@@ -110,6 +116,20 @@ class Metric:
     def label_key(self, *values: str) -> str | None:
         """Return the stored key of these label values, or None if one is refused."""
         return _label_key(self, values)
+
+    def folded(self, key: str) -> str:
+        """Return `key` for the long tail: every open label `other`, fixed lists kept.
+
+        A job keeps its outcome and a feature its on/off state; so the folded keys
+        of a metric are few (at most the product of its fixed lists).
+        """
+        values = key.split(LABEL_SEPARATOR)
+        if len(values) != len(self.labels):
+            return OTHER
+        return LABEL_SEPARATOR.join(
+            value if label.kind is LabelKind.ENUM else OTHER
+            for label, value in zip(self.labels, values, strict=True)
+        )
 
 
 @lru_cache(maxsize=4096)

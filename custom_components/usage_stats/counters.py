@@ -2,7 +2,9 @@
 
 `days` maps a UTC date (`YYYY-MM-DD`) to metric name to label key to a number.
 Counters add up; snapshots hold the last value of the day. A metric takes at most
-`MAX_LABELS` distinct label keys a day; any further new key is folded into `other`.
+`MAX_LABELS` distinct label keys a day; a further new key has its open labels
+folded into `other` and keeps those from fixed lists: a job's outcome and a
+feature's on/off state survive.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Final
 
 from homeassistant.util import dt as dt_util
 
-from .catalogue import OTHER, Metric
+from .catalogue import Metric
 
 MAX_LABELS: Final = 50
 NO_LABEL: Final = ""
@@ -58,7 +60,7 @@ class DailyCounters:
         """Add `amount` to the counter of `key` (an already validated label key)."""
         labels = self._labels(metric, day)
         if key not in labels and len(labels) >= MAX_LABELS:
-            key = OTHER
+            key = metric.folded(key)
         labels[key] = labels.get(key, 0) + amount
 
     def set(
@@ -71,7 +73,8 @@ class DailyCounters:
             if key in labels or len(labels) < MAX_LABELS:
                 labels[key] = value
             else:
-                labels[OTHER] = labels.get(OTHER, 0) + value
+                folded = metric.folded(key)
+                labels[folded] = labels.get(folded, 0) + value
 
     def prune(self, keep_days: int) -> bool:
         """Drop days older than `keep_days` days before today; True if any went."""

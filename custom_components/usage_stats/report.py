@@ -168,9 +168,9 @@ def _add(counts: dict[str, int], key: str, value: int) -> None:
 def _sections(days: Days) -> _Sections:
     """Return the report sections, unfolded.
 
-    A stored key folded into `other` by the daily label cap has lost its first
-    labels; where the report cannot place it (the outcome of a job, the state of a
-    feature) it is left out rather than guessed.
+    The daily label cap folds one label of a key into `other` and keeps the others
+    (a job's outcome, a feature's state); a key that cannot be placed anyway is
+    left out rather than guessed.
     """
     types: dict[str, int] = {}
     for key, value in _last_snapshot(days, PRINTERS_BY_TYPE.name).items():
