@@ -155,6 +155,38 @@ async def bench_record(count: int) -> dict[str, float]:
     }
 
 
+def _fill_90_days(coordinator: Any, scale: int) -> None:
+    """Record 90 days of counters.
+
+    A day: 6 printer types, 6 features (x scale) each on and off, jobs of 3 types
+    in 4 outcomes, 5 duration ranges, 15 errors (x scale) and 10 events (x scale).
+    """
+    counters = coordinator.counters
+    types = ("prusa", "bambu_lab", "klipper", "octoprint", "creality", "elegoo")
+    for day in range(90):
+        key = f"2026-{1 + day // 28:02d}-{1 + day % 28:02d}"
+        counters.set(PRINTERS, {"": 12}, day=key)
+        counters.set(PRINTERS_BY_TYPE, dict.fromkeys(types, 2), day=key)
+        counters.set(
+            FEATURES,
+            {
+                f"bambu_lab.feature_{f}/{s}": 3
+                for f in range(6 * scale)
+                for s in ("on", "off")
+            },
+            day=key,
+        )
+        for outcome in ("started", "completed", "failed", "cancelled"):
+            for kind in types[:3]:
+                counters.add(JOBS, f"{outcome}/{kind}", 7, day=key)
+        for bucket in ("lt_30m", "30m_1h", "1h_2h", "2h_4h", "4h_8h"):
+            counters.add(JOB_DURATION, bucket, 3, day=key)
+        for c in range(15 * scale):
+            counters.add(ERRORS, f"integration_{c}/TimeoutError", 11, day=key)
+        for e in range(10 * scale):
+            counters.add(EVENTS, f"custom_event_{e}", 5, day=key)
+
+
 async def bench_size(count: int) -> dict[str, float]:
     """(b) Store size and memory growth after `count` recorded events."""
     with tempfile.TemporaryDirectory() as config_dir:
@@ -181,53 +213,20 @@ async def bench_size(count: int) -> dict[str, float]:
             tracemalloc.stop()
             one_day = len(json.dumps(coordinator.stored))
 
-            # 90 days of a busy installation: every metric near its label cap.
-            for day in range(90):
-                key = f"2026-{1 + day // 28:02d}-{1 + day % 28:02d}"
-                coordinator.counters.set(PRINTERS, {"": 12}, day=key)
-                coordinator.counters.set(
-                    PRINTERS_BY_TYPE,
-                    dict.fromkeys(
-                        (
-                            "prusa",
-                            "bambu_lab",
-                            "klipper",
-                            "octoprint",
-                            "creality",
-                            "elegoo",
-                        ),
-                        2,
-                    ),
-                    day=key,
-                )
-                coordinator.counters.set(
-                    FEATURES,
-                    {
-                        f"bambu_lab.feature_{f}/{s}": 3
-                        for f in range(20)
-                        for s in ("on", "off")
-                    },
-                    day=key,
-                )
-                for outcome in ("started", "completed", "failed", "cancelled"):
-                    for kind in ("prusa", "bambu_lab", "klipper"):
-                        coordinator.counters.add(JOBS, f"{outcome}/{kind}", 7, day=key)
-                for bucket in ("lt_30m", "30m_1h", "1h_2h", "2h_4h", "4h_8h"):
-                    coordinator.counters.add(JOB_DURATION, bucket, 3, day=key)
-                for c in range(30):
-                    coordinator.counters.add(
-                        ERRORS, f"integration_{c}/TimeoutError", 11, day=key
-                    )
-                for e in range(15):
-                    coordinator.counters.add(EVENTS, f"custom_event_{e}", 5, day=key)
-            await coordinator.store.async_save(coordinator.stored)
-            file_size = Path(coordinator.store.path).stat().st_size
+            # 90 days of a busy installation, and of one with every metric near its cap.
+            sizes = {}
+            for profile, scale in (("busy", 1), ("extreme", 2)):
+                coordinator.counters.clear()
+                _fill_90_days(coordinator, scale)
+                await coordinator.store.async_save_data(coordinator.stored)
+                sizes[profile] = Path(coordinator.store.path).stat().st_size
             await hass.async_stop(force=True)
     return {
         "events_recorded": count,
         "store_bytes_after_events": one_day,
         "memory_growth_bytes": growth,
-        "store_file_bytes_90_busy_days": file_size,
+        "store_file_bytes_90_busy_days": sizes["busy"],
+        "store_file_bytes_90_extreme_days": sizes["extreme"],
     }
 
 

@@ -75,7 +75,7 @@ async def test_store_write_is_debounced(
     written = hass_storage[STORAGE_KEY]["data"]
     # A key table, and each day a flat list of key index and count.
     index = written["days"]["keys"].index("events|ha_start")
-    flat = written["days"]["counts"][today]
+    flat = [int(n) for n in written["days"]["counts"][today].split(",")]
     assert dict(zip(flat[::2], flat[1::2], strict=True))[index] == 1
     assert decode_days(written["days"]) == init_integration.runtime_data.stored["days"]
 

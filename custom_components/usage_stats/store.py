@@ -2,7 +2,7 @@
 
 Version 1.1 held `consent`, `installation_id` and `days`; 1.2 writes the daily
 counters compact on disk: each distinct metric and label key once in a key
-table, and each day as a flat list of key index and count pairs (in memory they
+table, and each day as a string of comma-separated key index and count pairs (in memory they
 stay nested dicts); 1.3 adds `submission`.
 """
 
@@ -111,7 +111,7 @@ KEY_SEPARATOR = "|"
 def encode_days(days: dict[str, dict[str, dict[str, int]]]) -> dict[str, Any]:
     """Return the on-disk form of the daily counters."""
     index: dict[str, int] = {}
-    counts: dict[str, list[int]] = {}
+    counts: dict[str, str] = {}
     for day in sorted(days):
         flat: list[int] = []
         for metric, labels in days[day].items():
@@ -120,7 +120,9 @@ def encode_days(days: dict[str, dict[str, dict[str, int]]]) -> dict[str, Any]:
             for label, count in labels.items():
                 key = f"{metric}{KEY_SEPARATOR}{label}"
                 flat += (index.setdefault(key, len(index)), count)
-        counts[day] = flat
+        # One string a day: Home Assistant writes its store files indented, which
+        # would put every number of a list on a line of its own.
+        counts[day] = ",".join(map(str, flat))
     return {"keys": list(index), "counts": counts}
 
 
@@ -128,7 +130,8 @@ def decode_days(encoded: dict[str, Any]) -> dict[str, dict[str, dict[str, int]]]
     """Return the daily counters from their on-disk form."""
     keys = [key.partition(KEY_SEPARATOR) for key in encoded["keys"]]
     days: dict[str, dict[str, dict[str, int]]] = {}
-    for day, flat in encoded["counts"].items():
+    for day, text in encoded["counts"].items():
+        flat = [int(number) for number in text.split(",")] if text else []
         metrics = days[day] = {}
         for position in range(0, len(flat), 2):
             metric, separator, label = keys[flat[position]]
