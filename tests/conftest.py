@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
 from typing import Any
-from unittest.mock import patch
+from unittest.mock import PropertyMock, patch
 
 from aiohttp import web
 from freezegun.api import FrozenDateTimeFactory
@@ -214,3 +214,14 @@ async def coordinator(
     coordinator: UsageStatsCoordinator = mock_config_entry.runtime_data
     set_schedule(coordinator, weekday=0, second=6 * 3600)
     return coordinator
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Generator[None]:
+    """Enable the entities that are disabled by default (as core's fixture does)."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        return_value=True,
+        new_callable=PropertyMock,
+    ):
+        yield

@@ -21,7 +21,7 @@ from homeassistant.helpers import entity_registry as er
 from .helpers import settle
 
 
-@pytest.mark.usefixtures("printers")
+@pytest.mark.usefixtures("printers", "entity_registry_enabled_by_default")
 async def test_sensors(
     hass: HomeAssistant,
     mock_config_entry: MockConfigEntry,
@@ -39,6 +39,7 @@ async def test_sensors(
     await snapshot_platform(hass, entity_registry, snapshot, mock_config_entry.entry_id)
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_sensor_values_follow_counts(
     hass: HomeAssistant,
     mock_config_entry: MockConfigEntry,
@@ -97,3 +98,15 @@ async def test_sensor_values_follow_counts(
     await settle(hass, freezer)  # Midnight: a new day's snapshots ...
     await settle(hass, freezer)  # ... and the entities are told.
     assert hass.states.get("sensor.usage_statistics_events_recorded_today").state == "0"
+
+
+async def test_days_stored_disabled_by_default(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """The diagnostic count of stored days is there, but disabled until wanted."""
+    entry = entity_registry.async_get("sensor.usage_statistics_days_of_data_stored")
+    assert entry is not None
+    assert entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    assert hass.states.get("sensor.usage_statistics_days_of_data_stored") is None

@@ -100,6 +100,7 @@ STATISTICS_SENSORS: tuple[UsageStatsSensorEntityDescription, ...] = (
         key="days_stored",
         translation_key="days_stored",
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         native_unit_of_measurement=UnitOfTime.DAYS,
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda c: len(c.counters.days),
