@@ -168,3 +168,19 @@ async def settle(hass: HomeAssistant, freezer: object, seconds: float = 3) -> No
     freezer.tick(seconds)  # type: ignore[attr-defined]
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=seconds))
     await hass.async_block_till_done()
+
+
+def seed_store(
+    hass_storage: dict[str, Any], days: dict[str, dict[str, dict[str, int]]]
+) -> None:
+    """Store daily counters as a 1.1 file of an installation at `local` has them."""
+    hass_storage["usage_stats.data"] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": "usage_stats.data",
+        "data": {
+            "consent": {"level": "local", "changed_at": None, "share_granted_at": None},
+            "installation_id": None,
+            "days": days,
+        },
+    }

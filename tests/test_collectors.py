@@ -22,7 +22,7 @@ from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
 from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
-from .helpers import settle, today
+from .helpers import seed_store, settle, today
 
 
 async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
@@ -312,20 +312,14 @@ async def test_retention(
 ) -> None:
     """Days older than the retention are dropped at start and every midnight."""
     freezer.move_to("2026-11-23T23:59:00+00:00")
-    hass_storage["usage_stats.data"] = {
-        "version": 1,
-        "minor_version": 1,
-        "key": "usage_stats.data",
-        "data": {
-            "consent": {"level": "local", "changed_at": None, "share_granted_at": None},
-            "installation_id": None,
-            "days": {
-                "2026-11-10": {"events": {"ha_start": 1}},
-                "2026-11-17": {"events": {"ha_start": 2}},
-                "2026-11-18": {"events": {"ha_start": 3}},
-            },
+    seed_store(
+        hass_storage,
+        {
+            "2026-11-10": {"events": {"ha_start": 1}},
+            "2026-11-17": {"events": {"ha_start": 2}},
+            "2026-11-18": {"events": {"ha_start": 3}},
         },
-    }
+    )
     entry = await _setup(hass, mock_config_entry)
     days = entry.runtime_data.stored["days"]
     assert sorted(days) == ["2026-11-17", "2026-11-18", "2026-11-23"]

@@ -18,7 +18,7 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 
-from .helpers import settle
+from .helpers import seed_store, settle
 
 
 @pytest.mark.usefixtures("printers", "entity_registry_enabled_by_default")
@@ -49,22 +49,16 @@ async def test_sensor_values_follow_counts(
 ) -> None:
     """Counts over days: today's events, 7-day errors and jobs, days stored."""
     freezer.move_to("2026-11-23T12:00:00+00:00")
-    hass_storage["usage_stats.data"] = {
-        "version": 1,
-        "minor_version": 1,
-        "key": "usage_stats.data",
-        "data": {
-            "consent": {"level": "local", "changed_at": None, "share_granted_at": None},
-            "installation_id": None,
-            "days": {
-                "2026-11-16": {"errors": {"mqtt/ValueError": 5}},
-                "2026-11-17": {
-                    "errors": {"mqtt/ValueError": 2},
-                    "jobs": {"completed/prusa": 3, "started/prusa": 4},
-                },
+    seed_store(
+        hass_storage,
+        {
+            "2026-11-16": {"errors": {"mqtt/ValueError": 5}},
+            "2026-11-17": {
+                "errors": {"mqtt/ValueError": 2},
+                "jobs": {"completed/prusa": 3, "started/prusa": 4},
             },
         },
-    }
+    )
     mock_config_entry.add_to_hass(hass)
     await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await settle(hass, freezer)

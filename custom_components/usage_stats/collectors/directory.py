@@ -6,14 +6,15 @@ integrations, and read again whenever either registry changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from homeassistant.const import Platform
-from homeassistant.core import Event, callback
+from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.debounce import Debouncer
+from homeassistant.helpers.event import async_track_state_change_event
 
 from ..const import CONF_FEATURE_ENTITIES, CONF_PRINTER_INTEGRATIONS, LOGGER
 from ..coordinator import UsageStatsCoordinator
@@ -147,3 +148,35 @@ def _is_printer(device: dr.DeviceEntry) -> bool:
         and device.entry_type is not dr.DeviceEntryType.SERVICE
         and (device.model or "").lower() not in ACCESSORY_MODELS
     )
+
+
+class EntityWatcher:
+    """Base of the collectors that follow the state of entities the directory names."""
+
+    def __init__(
+        self, coordinator: UsageStatsCoordinator, directory: PrinterDirectory
+    ) -> None:
+        """Initialize the watcher; it stops watching when the entry unloads."""
+        self.coordinator = coordinator
+        self.directory = directory
+        self._unsub: CALLBACK_TYPE | None = None
+        coordinator.config_entry.async_on_unload(self._async_unwatch)
+
+    @callback
+    def _async_unwatch(self) -> None:
+        if self._unsub is not None:
+            self._unsub()
+            self._unsub = None
+
+    @callback
+    def _async_watch(self, entity_ids: Iterable[str]) -> None:
+        """Follow exactly these entities from now on."""
+        self._async_unwatch()
+        if entity_ids := list(entity_ids):
+            self._unsub = async_track_state_change_event(
+                self.coordinator.hass, entity_ids, self._async_state_changed
+            )
+
+    @callback
+    def _async_state_changed(self, event: Event[EventStateChangedData]) -> None:
+        raise NotImplementedError

@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import time
 
-from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, callback
-from homeassistant.helpers.event import async_track_state_change_event
+from homeassistant.core import Event, EventStateChangedData, callback
 
 from ..catalogue import (
     ERRORS,
@@ -26,7 +25,7 @@ from ..catalogue import (
 )
 from ..coordinator import UsageStatsCoordinator
 from ..printers import PrinterIntegration, PrinterState
-from .directory import PrinterDirectory
+from .directory import EntityWatcher, PrinterDirectory
 
 ACTIVE = frozenset({PrinterState.PRINTING, PrinterState.PAUSED})
 ENDINGS = {
@@ -46,29 +45,19 @@ class _Tracked:
     job_started: float | None = None  # None: the job began before we watched.
 
 
-class JobCollector:
+class JobCollector(EntityWatcher):
     """Follows each printer's status entity through its states."""
 
     def __init__(
         self, coordinator: UsageStatsCoordinator, directory: PrinterDirectory
     ) -> None:
         """Initialize the collector."""
-        self.coordinator = coordinator
-        self.directory = directory
+        super().__init__(coordinator, directory)
         self._tracked: dict[str, _Tracked] = {}
-        self._unsub: CALLBACK_TYPE | None = None
-        coordinator.config_entry.async_on_unload(self._async_unsubscribe)
-
-    @callback
-    def _async_unsubscribe(self) -> None:
-        if self._unsub is not None:
-            self._unsub()
-            self._unsub = None
 
     @callback
     def async_directory_changed(self) -> None:
         """Watch the current status entities, keeping what is known of each."""
-        self._async_unsubscribe()
         states = self.coordinator.hass.states
         tracked: dict[str, _Tracked] = {}
         for printer in self.directory.printers:
@@ -81,10 +70,7 @@ class JobCollector:
                     known.in_job = known.state in ACTIVE
             tracked[entity_id] = known
         self._tracked = tracked
-        if tracked:
-            self._unsub = async_track_state_change_event(
-                self.coordinator.hass, list(tracked), self._async_state_changed
-            )
+        self._async_watch(tracked)
 
     @callback
     def _async_state_changed(self, event: Event[EventStateChangedData]) -> None:
