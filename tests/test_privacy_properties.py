@@ -3,7 +3,7 @@
 Names, serials, hosts, e-mails, IPs, MACs, file paths and exception messages are
 generated at random and fed through every collector and the record_event action.
 Afterwards no part of any of them longer than three characters may appear in the
-store, unless that part is also in what the same steps store for neutral inputs
+store or in what the export and preview actions return, unless that part is also in what the same steps store for neutral inputs
 (catalogue names, printer types, dates: the fixed vocabulary of the statistics).
 """
 
@@ -158,6 +158,17 @@ class Fleet:
         await settle(hass, freezer)
 
 
+async def outputs(hass: HomeAssistant, entry: MockConfigEntry) -> str:
+    """Return the store and what the export and preview actions return, as JSON."""
+    responses = [
+        await hass.services.async_call(
+            DOMAIN, service, {}, blocking=True, return_response=True
+        )
+        for service in ("export", "preview")
+    ]
+    return json.dumps([entry.runtime_data.stored, *responses])
+
+
 @pytest.fixture
 async def baseline(
     hass: HomeAssistant,
@@ -167,7 +178,7 @@ async def baseline(
     """Return the 4-grams the statistics hold for neutral inputs."""
     freezer.move_to("2026-11-23T12:00:00+00:00")
     await Fleet(hass).feed(NEUTRAL, freezer)
-    return grams(json.dumps(init_integration.runtime_data.stored))
+    return grams(await outputs(hass, init_integration))
 
 
 @settings(
@@ -183,9 +194,9 @@ async def test_nothing_identifying_is_stored(
     baseline: set[str],
     secrets: dict[str, Any],
 ) -> None:
-    """No 4-character part of any secret appears in the stored statistics."""
+    """No 4-character part of any secret is stored, exported or previewed."""
     await Fleet(hass).feed(secrets, freezer)
-    stored = json.dumps(init_integration.runtime_data.stored).casefold()
+    stored = (await outputs(hass, init_integration)).casefold()
     for kind, value in secrets.items():
         leaked = {part for part in grams(value) - baseline if part in stored}
         assert not leaked, f"{kind} {value!r} leaked {leaked}"
