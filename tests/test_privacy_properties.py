@@ -3,8 +3,9 @@
 Names, serials, hosts, e-mails, IPs, MACs, file paths and exception messages are
 generated at random and fed through every collector and the record_event action.
 Afterwards no part of any of them longer than three characters may appear in the
-store or in what the export and preview actions return, unless that part is also in what the same steps store for neutral inputs
-(catalogue names, printer types, dates: the fixed vocabulary of the statistics).
+store or in what the export and preview actions return, unless that part is also
+there for neutral inputs (catalogue names, printer types, dates, versions: the
+fixed vocabulary of the statistics).
 """
 
 from __future__ import annotations
