@@ -228,13 +228,12 @@ async def test_delete_sends_a_deletion_request(
     assert coordinator.submission.state["history"] == []
     assert coordinator.submission.last_success is None
     assert coordinator.installation_id not in (None, old_id)
-    assert hass_storage[STORAGE_KEY]["data"]["days"] == {"keys": [], "counts": {}}
     # Written at once.
-    assert coordinator.submission.status == "pending"
+    assert hass_storage[STORAGE_KEY]["data"]["days"] == {"keys": [], "counts": {}}
 
-    # Sent at once: the first attempt of a deletion request does not wait for
-    # the hourly limit that the report just sent started.
-    await advance(hass, freezer, "2026-11-09T06:02:00+00:00")
+    # Sent at once, without waiting for the next minute's look at the outbox or
+    # for the hourly limit that the report just sent started.
+    await hass.async_block_till_done(wait_background_tasks=True)
     deletion = receiver.bodies("/v1/deletion")
     assert len(deletion) == 1
     assert_valid_deletion(deletion[0])
@@ -257,13 +256,14 @@ async def test_delete_at_share_starts_afresh(
     record_week(coordinator, freezer)
     await advance(hass, freezer, "2026-11-09T06:00:30+00:00")
     assert (await _call(hass, "delete"))["deletion_requests"] == 1
+    await hass.async_block_till_done(wait_background_tasks=True)
+    deletion = receiver.requests[1]
+    assert deletion.path == "/v1/deletion"  # At once.
     new_id = coordinator.installation_id
     coordinator.record(EVENTS, "printer_online")
     await advance(hass, freezer, "2026-11-16T06:00:30+00:00")
-    await advance(hass, freezer, "2026-11-16T07:01:00+00:00")
-    deletion, report = receiver.requests[1:]
-    assert deletion.path == "/v1/deletion"
-    assert report.path == "/v1/reports"  # After the hour.
+    (report,) = receiver.requests[2:]
+    assert report.path == "/v1/reports"
     body = report.json()
     assert body["installation_id"] == new_id
     assert body["period"]["start"] == "2026-11-09"

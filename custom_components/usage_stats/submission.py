@@ -660,6 +660,9 @@ class Submission:
         for issue in (ISSUE_REPORT_REJECTED, ISSUE_UNDELIVERED):
             ir.async_delete_issue(self.hass, DOMAIN, issue)
         await self._async_changed()
+        if queued:
+            # Send the deletion request now, not at the next tick of the schedule.
+            self._tick(dt_util.utcnow())
         return {"deletion_requests": queued, "reports_waiting": self.reports_waiting}
 
     def export(self) -> dict[str, Any]:

@@ -1,0 +1,272 @@
+"""Real processes for the end-to-end tests: the collector and Home Assistant, on 127.0.0.1.
+
+These tests run without Home Assistant's pytest plugin (`-p no:homeassistant`), which
+blocks sockets and replaces the event loop. Every process started here is stopped at
+teardown, also when the test fails; a failed test shows the tail of both logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+import queue
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import IO
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DEV_CONFIG = REPO / "config" / "configuration.yaml"
+HOST = "127.0.0.1"
+
+COLLECTOR_START_TIMEOUT = 30.0
+HA_START_TIMEOUT = 90.0
+STOP_TIMEOUT = 30.0
+LOG_TAIL_LINES = 60
+
+# Diagnostics (title, text) shown with a failed test: the tails of the processes' logs.
+type Diagnostic = Callable[[], tuple[str, str]]
+DIAGNOSTICS = pytest.StashKey[list[Diagnostic]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Add the tails of the processes' logs to the report of a failed test."""
+    report = yield
+    if report.failed:
+        for diagnostic in item.stash.get(DIAGNOSTICS, []):
+            report.sections.append(diagnostic())
+    return report
+
+
+def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """Return the last lines of a log file."""
+    if not path.exists():
+        return f"({path} does not exist)"
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process with SIGTERM, and kill it if it does not exit in time."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(STOP_TIMEOUT)
+
+
+def wait_for[T](
+    what: str,
+    probe: Callable[[], T | None],
+    timeout: float,
+    *,
+    interval: float = 0.5,
+    process: subprocess.Popen[bytes] | None = None,
+) -> T:
+    """Call `probe` until it returns something other than None, at most `timeout` seconds.
+
+    Connection errors count as "not yet". Fails at once when `process` exited.
+    """
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while True:
+        if process is not None and (code := process.poll()) is not None:
+            pytest.fail(f"the process exited with {code} while waiting for {what}")
+        try:
+            if (result := probe()) is not None:
+                return result
+        except httpx.TransportError as err:
+            last_error = err
+        if time.monotonic() >= deadline:
+            pytest.fail(
+                f"timed out after {timeout:.0f} s waiting for {what}"
+                + (f" (last error: {last_error!r})" if last_error else "")
+            )
+        time.sleep(interval)
+
+
+@dataclass
+class Collector:
+    """A running collector process."""
+
+    url: str
+    admin_token: str
+    log: Path
+
+
+@pytest.fixture
+def collector(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Collector]:
+    """Start the reference collector on a free port of 127.0.0.1, SQLite in tmp_path.
+
+    `--k-anonymity 1`: the collector publishes a value only when at least k
+    installations reported it, and a week only with at least k installations. This
+    test has one installation, so k = 1 lets its report appear on `/v1/stats`.
+    """
+    token = secrets.token_urlsafe(24)
+    log = tmp_path / "collector.log"
+    command = [
+        sys.executable,
+        "-m",
+        "usage_stats_collector",
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        "0",
+        "--database",
+        f"sqlite:///{tmp_path / 'collector.db'}",
+        "--k-anonymity",
+        "1",
+        "--admin-token",
+        token,
+    ]
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr)  # noqa: S603
+    request.node.stash.setdefault(DIAGNOSTICS, []).append(
+        lambda: ("collector log (tail)", tail(log))
+    )
+    try:
+        assert process.stdout is not None
+        port = _ready_port(process, process.stdout)
+        yield Collector(f"http://{HOST}:{port}", token, log)
+    finally:
+        stop(process)
+
+
+def _ready_port(process: subprocess.Popen[bytes], stdout: IO[bytes]) -> int:
+    """Return the port from the collector's `ready port=N` line, waiting a bounded time."""
+    lines: queue.Queue[bytes] = queue.Queue()
+
+    def read() -> None:
+        for line in stdout:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + COLLECTOR_START_TIMEOUT
+    while (remaining := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=min(remaining, 0.5))
+        except queue.Empty:
+            if (code := process.poll()) is not None:
+                pytest.fail(f"the collector exited with {code} before it was ready")
+            continue
+        if match := re.fullmatch(rb"usage-stats-collector ready port=(\d+)\s*", line):
+            return int(match[1])
+    pytest.fail(
+        f"the collector printed no ready line within {COLLECTOR_START_TIMEOUT:.0f} s"
+    )
+
+
+@dataclass
+class HomeAssistant:
+    """A running Home Assistant process and its configuration directory."""
+
+    process: subprocess.Popen[bytes]
+    config_dir: Path
+    url: str
+
+
+@dataclass
+class HomeAssistantConfig:
+    """A temporary copy of the development configuration, on a free port."""
+
+    config_dir: Path
+    port: int
+    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        """Return Home Assistant's base URL."""
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def storage_dir(self) -> Path:
+        """Return `<config>/.storage`, where Home Assistant keeps its stores."""
+        return self.config_dir / ".storage"
+
+    @property
+    def log(self) -> Path:
+        """Return Home Assistant's log file, or its console output before that exists."""
+        log = self.config_dir / "home-assistant.log"
+        return log if log.exists() else self.config_dir / "console.log"
+
+    def start(self) -> HomeAssistant:
+        """Start Home Assistant as `scripts/develop` does (`hass --config`); wait for HTTP."""
+        with (self.config_dir / "console.log").open("wb") as output:
+            process = subprocess.Popen(  # noqa: S603
+                [
+                    sys.executable,
+                    "-m",
+                    "homeassistant",
+                    "--config",
+                    str(self.config_dir),
+                ],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        self.started.append(process)
+        # The onboarding API answers without authentication once HTTP is up.
+        wait_for(
+            "Home Assistant's HTTP API",
+            lambda: httpx.get(f"{self.url}/api/onboarding", timeout=5).status_code
+            == 200
+            or None,
+            HA_START_TIMEOUT,
+            process=process,
+        )
+        return HomeAssistant(process, self.config_dir, self.url)
+
+
+@pytest.fixture
+def home_assistant_config(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[HomeAssistantConfig]:
+    """Return a copy of the development configuration with its own free HTTP port.
+
+    Everything but `http: server_port` is the development configuration as it is;
+    `custom_components` is a symlink to the repository's, as `scripts/develop` makes
+    it. Home Assistant processes started from it are stopped at teardown.
+    """
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    port = free_port()
+    text, replaced = re.subn(
+        r"(?m)^([ \t]+server_port:[ \t]*)\d+[ \t]*$",
+        rf"\g<1>{port}",
+        DEV_CONFIG.read_text(encoding="utf-8"),
+    )
+    assert replaced == 1, "config/configuration.yaml should set http: server_port once"
+    assert f"server_host: {HOST}" in text
+    (config_dir / "configuration.yaml").write_text(text, encoding="utf-8")
+    (config_dir / "custom_components").symlink_to(REPO / "custom_components")
+    config = HomeAssistantConfig(config_dir, port)
+    request.node.stash.setdefault(DIAGNOSTICS, []).append(
+        lambda: ("Home Assistant log (tail)", tail(config.log))
+    )
+    try:
+        yield config
+    finally:
+        for process in config.started:
+            stop(process)
