@@ -100,7 +100,8 @@ async def async_post(
             timeout=TIMEOUT,
             allow_redirects=False,
         ) as response:
-            await response.read()
+            # The answer's body is never needed: the status and Retry-After say it
+            # all, and an endpoint cannot make us read a large body.
             return Answer(
                 classify(response.status),
                 response.status,
