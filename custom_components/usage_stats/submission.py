@@ -24,6 +24,7 @@ from homeassistant.helpers.system_info import async_get_system_info
 from homeassistant.util import dt as dt_util
 
 from .catalogue import METRICS, MetricKind
+from .consent import new_installation_id
 from .const import (
     CONF_ENDPOINT,
     CONF_FORMAT,
@@ -647,7 +648,7 @@ class Submission:
                     }
                 )
                 queued += 1
-            self.coordinator.stored["installation_id"] = str(uuid.uuid4())
+            self.coordinator.stored["installation_id"] = new_installation_id()
         state["sent_to"] = []
         state["history"] = []
         state["last_success"] = None
