@@ -4,6 +4,10 @@ Every piece of shared state lives in the database, so several collector processe
 PostgreSQL database: deduplication is a unique constraint on ``submission_id``, the hourly limit an
 upsert on a per-installation row, and aggregates are upserts that add to per-week counters. A
 report, its rate-limit row and its aggregate contributions are written in one transaction.
+
+How a report is written differs by backend, for speed (``statements.py``): on PostgreSQL one
+statement does all of it; on SQLite the reports that arrive together are written by one thread in
+one transaction, each in its own savepoint (``sqlite_writer.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import datetime as dt
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -24,9 +28,6 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
     Connection,
-    Dialect,
-    Insert,
-    TextClause,
     bindparam,
     delete,
     event,
@@ -35,12 +36,13 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from .aggregates import Contributions, contributions, iso_week, shard_of
 from .models import aggregates, installation_rate, reports
+from .sqlite_writer import SqliteWriter, set_sqlite_pragmas
+from .statements import PostgresStatements, SqliteStatements
 
 RATE_LIMIT_SECONDS = 3600
 _MIGRATION_LOCK_ID = 0x7573_6167  # "usag": serialises migrations of processes starting together
@@ -102,14 +104,6 @@ def normalize_url(url: str) -> URL:
     raise ValueError(f"unsupported database {backend!r}: use sqlite:///path or postgresql://...")
 
 
-def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
-
-
 class Storage:
     """Async access to the collector database."""
 
@@ -121,9 +115,7 @@ class Storage:
             if schema is not None:
                 raise ValueError("a schema can only be chosen on PostgreSQL")
             self.engine: AsyncEngine = create_async_engine(self.url, pool_size=pool_size, max_overflow=0)
-            event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
-            self._insert: Any = sqlite.insert
-            self._named_dialect: Dialect = sqlite.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
+            event.listen(self.engine.sync_engine, "connect", set_sqlite_pragmas)
         else:
             connect_args: dict[str, Any] = {}
             if schema is not None:
@@ -131,68 +123,28 @@ class Storage:
             self.engine = create_async_engine(
                 self.url, pool_size=pool_size, max_overflow=10, connect_args=connect_args
             )
-            self._insert = postgresql.insert
-            self._named_dialect = postgresql.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
-        self._prepare_statements()
-        # SQLite allows one writer at a time; queueing writers here instead of in SQLite's busy
-        # handler keeps latency even. It is not needed for correctness, which the database keeps.
-        self._sqlite_writer = asyncio.Lock()
-
-    def _prepare_statements(self) -> None:
-        """Build the hot statements once, so SQLAlchemy compiles each of them only once."""
-        self._insert_report = _cacheable(
-            self._insert(reports)
-            .values(
-                submission_id=bindparam("b_submission_id"),
-                installation_id=bindparam("b_installation_id"),
-                week=bindparam("b_week"),
-                period_start=bindparam("b_period_start"),
-                received_at=bindparam("b_received_at"),
-                payload=bindparam("b_payload"),
-            )
-            .on_conflict_do_nothing(index_elements=[reports.c.submission_id])
-            .returning(reports.c.id),
-            self._named_dialect,
+        self._statements: SqliteStatements | PostgresStatements = (
+            SqliteStatements.build() if self.is_sqlite else PostgresStatements.build()
         )
-        rate = self._insert(installation_rate).values(
-            installation_id=bindparam("b_installation_id"), last_accepted=bindparam("b_now")
-        )
-        self._claim_hour = _cacheable(
-            rate.on_conflict_do_update(
-                index_elements=[installation_rate.c.installation_id],
-                set_={"last_accepted": rate.excluded.last_accepted},
-                where=installation_rate.c.last_accepted <= bindparam("b_cutoff"),
-            ).returning(installation_rate.c.installation_id),
-            self._named_dialect,
-        )
-        add = self._insert(aggregates)
-        self._add = _cacheable(
-            add.on_conflict_do_update(
-                index_elements=[aggregates.c.week, aggregates.c.metric, aggregates.c.key, aggregates.c.shard],
-                set_={
-                    "total": aggregates.c.total + add.excluded.total,
-                    "installations": aggregates.c.installations + add.excluded.installations,
-                },
-            ),
-            self._named_dialect,
-        )
-        self._earlier = select(reports.c.payload).where(
-            reports.c.installation_id == bindparam("b_installation_id"),
-            reports.c.week == bindparam("b_week"),
-            reports.c.id != bindparam("b_id"),
-        )
+        # SQLite allows one writer at a time; queueing writers (report batches, deletions, purges)
+        # here instead of in SQLite's busy handler keeps latency even. It is not needed for
+        # correctness, which the database keeps.
+        self._sqlite_lock = asyncio.Lock()
+        self._sqlite = SqliteWriter(self.url, self._sqlite_lock) if self.is_sqlite else None
 
     @contextlib.asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
         if self.is_sqlite:
-            async with self._sqlite_writer, self.engine.connect() as conn:
+            async with self._sqlite_lock, self.engine.connect() as conn:
                 yield conn
         else:
             async with self.engine.connect() as conn:
                 yield conn
 
     async def close(self) -> None:
-        """Close all connections."""
+        """Finish queued writes and close all connections."""
+        if self._sqlite is not None:
+            await self._sqlite.close()
         await self.engine.dispose()
 
     async def migrate(self) -> None:
@@ -218,71 +170,34 @@ class Storage:
         """
         received_at = time.time() if now is None else now
         item = StoredReport.from_report(report, received_at)
-        week = item.week
-        async with self._writing() as conn:
-            report_id = (
-                await conn.execute(
-                    self._insert_report,
-                    {
-                        "b_submission_id": item.submission_id,
-                        "b_installation_id": item.installation_id,
-                        "b_week": week,
-                        "b_period_start": item.period_start,
-                        "b_received_at": received_at,
-                        "b_payload": item.payload,
-                    },
-                )
-            ).scalar()
-            if report_id is None:
-                await conn.rollback()
-                return SubmitResult(Outcome.DUPLICATE)
-            # Locks this installation's row: concurrent reports of one installation queue here.
-            claimed = await conn.execute(
-                self._claim_hour,
-                {
-                    "b_installation_id": item.installation_id,
-                    "b_now": received_at,
-                    "b_cutoff": received_at - RATE_LIMIT_SECONDS,
-                },
+        params: dict[str, Any] = {
+            "b_submission_id": item.submission_id,
+            "b_installation_id": item.installation_id,
+            "b_week": item.week,
+            "b_period_start": item.period_start,
+            "b_received_at": received_at,
+            "b_payload": item.payload,
+            "b_now": received_at,
+            "b_cutoff": received_at - RATE_LIMIT_SECONDS,
+        }
+        statements = self._statements
+        if isinstance(statements, SqliteStatements):
+            assert self._sqlite is not None
+            result: SubmitResult = await self._sqlite.run(
+                lambda conn: _submit_sqlite(conn, statements, item, params)
             )
-            if claimed.first() is None:
-                last = (
-                    await conn.execute(
-                        select(installation_rate.c.last_accepted).where(
-                            installation_rate.c.installation_id == item.installation_id
-                        )
-                    )
-                ).scalar_one()
+            return result
+        async with self.engine.connect() as conn:
+            result = await _submit_postgresql(conn, statements, item, params)
+            if result.outcome is Outcome.ACCEPTED:
+                await conn.commit()
+            else:
                 await conn.rollback()
-                wait = max(1, math.ceil(last + RATE_LIMIT_SECONDS - received_at))
-                return SubmitResult(Outcome.RATE_LIMITED, retry_after=wait)
-            # Keys this installation already contributed this week must not count it twice.
-            seen: set[tuple[str, str]] = set()
-            earlier = await conn.execute(
-                self._earlier,
-                {"b_installation_id": item.installation_id, "b_week": week, "b_id": report_id},
-            )
-            for (payload,) in earlier:
-                seen.update(contributions(json.loads(payload)))
-            shard = shard_of(item.installation_id)
-            rows = [
-                {
-                    "week": week,
-                    "metric": metric,
-                    "key": key,
-                    "shard": shard,
-                    "total": value,
-                    "installations": 0 if (metric, key) in seen else 1,
-                }
-                for (metric, key), value in sorted(item.contributions.items())
-            ]
-            await self._add_aggregates(conn, rows)
-            await conn.commit()
-        return SubmitResult(Outcome.ACCEPTED)
+        return result
 
     async def _add_aggregates(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Add rows to the aggregate counters; rows must be sorted (a stable lock order)."""
-        await conn.execute(self._add, list(rows))
+        await conn.execute(self._statements.add_rows, list(rows))
 
     async def delete_installation(self, installation_id: str) -> int:
         """Delete every report of an installation and remove its aggregate contributions.
@@ -435,17 +350,78 @@ class Storage:
             await conn.commit()
 
 
-def _cacheable(statement: Insert, dialect: Dialect) -> TextClause:
-    """Render a dialect-specific ``INSERT ... ON CONFLICT`` once into an equivalent text construct.
+def _rate_limited(last_accepted: float, params: Mapping[str, Any]) -> SubmitResult:
+    """Refuse a report: the installation may report again an hour after its last accepted one."""
+    wait = max(1, math.ceil(last_accepted + RATE_LIMIT_SECONDS - params["b_now"]))
+    return SubmitResult(Outcome.RATE_LIMITED, retry_after=wait)
 
-    SQLAlchemy 2.0 does not cache the compiled form of the PostgreSQL/SQLite ``Insert`` constructs
-    (``inherit_cache = False``), so each execution would compile them again, which costs more than
-    the database work on the hot path. The SQL is still generated by SQLAlchemy from the Core
-    statement; the text construct keeps the bind parameter types and is cached normally.
+
+async def _submit_postgresql(
+    conn: AsyncConnection,
+    statements: PostgresStatements,
+    item: StoredReport,
+    params: dict[str, Any],
+) -> SubmitResult:
+    """One statement stores the report, claims the hour and, usually, adds the contributions."""
+    keys = sorted(item.contributions)
+    params |= {
+        "b_shard": shard_of(item.installation_id),
+        "b_metrics": [metric for metric, _ in keys],
+        "b_keys": [key for _, key in keys],
+        "b_totals": [item.contributions[key] for key in keys],
+        "b_installations": [1] * len(keys),
+    }
+    report_id, claimed, earlier = (await conn.execute(statements.submit, params)).one()
+    if report_id is None:
+        return SubmitResult(Outcome.DUPLICATE)
+    if not claimed:
+        last = (await conn.execute(statements.last_accepted, params)).scalar_one()
+        return _rate_limited(last, params)
+    if earlier:
+        # A second report of the week: count the installation once per key.
+        seen = _seen(earlier)
+        params["b_installations"] = [0 if key in seen else 1 for key in keys]
+        await conn.execute(statements.add, params)
+    return SubmitResult(Outcome.ACCEPTED)
+
+
+def _submit_sqlite(
+    conn: Connection, statements: SqliteStatements, item: StoredReport, params: dict[str, Any]
+) -> tuple[bool, SubmitResult]:
+    """The same steps as on PostgreSQL, one statement each, in the SQLite writer thread.
+
+    Returns whether to keep what was written, and the outcome.
     """
-    compiled = statement.compile(dialect=dialect)
-    binds = [bindparam(name, type_=param.type) for name, param in compiled.binds.items()]
-    return text(str(compiled)).bindparams(*binds)
+    report_id = conn.execute(statements.insert_report, params).scalar()
+    if report_id is None:
+        return False, SubmitResult(Outcome.DUPLICATE)
+    if conn.execute(statements.claim_hour, params).first() is None:
+        last = conn.execute(statements.last_accepted, params).scalar_one()
+        return False, _rate_limited(last, params)
+    earlier = conn.execute(statements.earlier, params | {"b_id": report_id}).scalars()
+    seen = _seen(earlier)
+    shard = shard_of(item.installation_id)
+    rows = [
+        {
+            "week": item.week,
+            "metric": metric,
+            "key": key,
+            "shard": shard,
+            "total": value,
+            "installations": 0 if (metric, key) in seen else 1,
+        }
+        for (metric, key), value in sorted(item.contributions.items())
+    ]
+    conn.execute(statements.add_rows, rows)
+    return True, SubmitResult(Outcome.ACCEPTED)
+
+
+def _seen(payloads: Iterable[str]) -> set[tuple[str, str]]:
+    """The keys that earlier reports of the week already contributed."""
+    seen: set[tuple[str, str]] = set()
+    for payload in payloads:
+        seen.update(contributions(json.loads(payload)))
+    return seen
 
 
 def _upgrade(connection: Connection) -> None:

@@ -1,0 +1,222 @@
+"""The statements of the intake path, built once per database dialect with SQLAlchemy Core.
+
+On SQLite a report takes one statement per step: store it, claim the installation's hour, read the
+installation's earlier reports of the week, add its contributions (``executemany``).
+
+On PostgreSQL the same steps are one statement (:data:`PostgresStatements.submit`): data-modifying
+CTEs store the report, claim the hour only when the report is new, read the earlier reports of the
+week, and add the contributions from arrays when the hour was claimed and the installation has not
+reported that week yet. A round trip and a statement execution cost more than the database work on
+this path, so one statement instead of four (and arrays instead of one parameter set per key) is
+what lets one process keep up with many clients. All steps run in the caller's transaction, which
+rolls back a duplicate or rate-limited report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    Dialect,
+    Float,
+    Insert,
+    Integer,
+    Select,
+    SmallInteger,
+    String,
+    TextClause,
+    bindparam,
+    exists,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .models import aggregates, installation_rate, reports
+
+_AGGREGATE_KEY = [aggregates.c.week, aggregates.c.metric, aggregates.c.key, aggregates.c.shard]
+
+
+def _report_values() -> dict[str, Any]:
+    return {
+        "submission_id": bindparam("b_submission_id", type_=String),
+        "installation_id": bindparam("b_installation_id", type_=String),
+        "week": bindparam("b_week", type_=String),
+        "period_start": bindparam("b_period_start"),
+        "received_at": bindparam("b_received_at", type_=Float),
+        "payload": bindparam("b_payload"),
+    }
+
+
+def _claim_hour(insert: Any, source: Select[Any] | None = None) -> Insert:
+    """Insert or renew the installation's rate row, unless it was renewed within the hour."""
+    rate = insert(installation_rate)
+    if source is None:
+        rate = rate.values(installation_id=bindparam("b_installation_id"), last_accepted=bindparam("b_now"))
+    else:
+        rate = rate.from_select(["installation_id", "last_accepted"], source)
+    claim: Insert = rate.on_conflict_do_update(
+        index_elements=[installation_rate.c.installation_id],
+        set_={"last_accepted": rate.excluded.last_accepted},
+        where=installation_rate.c.last_accepted <= bindparam("b_cutoff", type_=Float),
+    ).returning(installation_rate.c.installation_id)
+    return claim
+
+
+def _add_up(add: Any) -> Insert:
+    """Turn an insert into the aggregates into an upsert that adds to existing counters."""
+    upsert: Insert = add.on_conflict_do_update(
+        index_elements=_AGGREGATE_KEY,
+        set_={
+            "total": aggregates.c.total + add.excluded.total,
+            "installations": aggregates.c.installations + add.excluded.installations,
+        },
+    )
+    return upsert
+
+
+def _rate_of() -> Select[Any]:
+    return select(installation_rate.c.last_accepted).where(
+        installation_rate.c.installation_id == bindparam("b_installation_id")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SqliteStatements:
+    """One statement per step of a submission; ``add_rows`` adds aggregate rows (``executemany``)."""
+
+    insert_report: TextClause
+    claim_hour: TextClause
+    earlier: Select[Any]
+    add_rows: TextClause
+    last_accepted: Select[Any]
+
+    @classmethod
+    def build(cls) -> SqliteStatements:
+        dialect = sqlite.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
+        insert_report = (
+            sqlite.insert(reports)
+            .values(**_report_values())
+            .on_conflict_do_nothing(index_elements=[reports.c.submission_id])
+            .returning(reports.c.id)
+        )
+        return cls(
+            insert_report=cacheable(insert_report, dialect),
+            claim_hour=cacheable(_claim_hour(sqlite.insert), dialect),
+            earlier=select(reports.c.payload).where(
+                reports.c.installation_id == bindparam("b_installation_id"),
+                reports.c.week == bindparam("b_week"),
+                reports.c.id != bindparam("b_id"),
+            ),
+            add_rows=cacheable(_add_up(sqlite.insert(aggregates)), dialect),
+            last_accepted=_rate_of(),
+        )
+
+
+def _contribution_rows() -> Select[Any]:
+    """The aggregate rows of one report, from arrays in the order given (a stable lock order)."""
+    rows = (
+        func.unnest(
+            bindparam("b_metrics", type_=postgresql.ARRAY(String)),
+            bindparam("b_keys", type_=postgresql.ARRAY(String)),
+            bindparam("b_totals", type_=postgresql.ARRAY(BigInteger)),
+            bindparam("b_installations", type_=postgresql.ARRAY(Integer)),
+        )
+        .table_valued("metric", "key", "total", "installations", with_ordinality="position")
+        .render_derived()
+    )
+    return select(
+        bindparam("b_week", type_=String),
+        rows.c.metric,
+        rows.c.key,
+        bindparam("b_shard", type_=SmallInteger),
+        rows.c.total,
+        rows.c.installations,
+    ).order_by(rows.c.position)
+
+
+_AGGREGATE_COLUMNS = ["week", "metric", "key", "shard", "total", "installations"]
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresStatements:
+    """The whole submission in one statement, and the rare steps it leaves to the caller.
+
+    ``submit`` returns one row ``(report_id, claimed, earlier)``: ``report_id`` is None for a
+    duplicate, ``claimed`` is false when the installation reported within the hour, and ``earlier``
+    holds the payloads of the installation's earlier reports of the week. The contributions were
+    added only when the report was claimed and ``earlier`` is empty; otherwise the caller adds them
+    with ``add`` (installations counted once per key) or rolls back. ``add_rows`` adds many rows
+    of any weeks and shards (``executemany``, for bulk loads).
+    """
+
+    submit: TextClause
+    add: TextClause
+    add_rows: TextClause
+    last_accepted: Select[Any]
+
+    @classmethod
+    def build(cls) -> PostgresStatements:
+        dialect = postgresql.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
+        inserted = (
+            postgresql.insert(reports)
+            .values(**_report_values())
+            .on_conflict_do_nothing(index_elements=[reports.c.submission_id])
+            .returning(reports.c.id)
+            .cte("inserted")
+        )
+        # The hour is claimed only for a new report: a duplicate touches nothing.
+        claimed = _claim_hour(
+            postgresql.insert,
+            select(bindparam("b_installation_id", type_=String), bindparam("b_now", type_=Float)).select_from(
+                inserted
+            ),
+        ).cte("claimed")
+        # The statement's snapshot: earlier reports, without the one inserted above.
+        earlier = (
+            select(reports.c.payload)
+            .where(
+                reports.c.installation_id == bindparam("b_installation_id"),
+                reports.c.week == bindparam("b_week"),
+            )
+            .cte("earlier")
+        )
+        rows = _contribution_rows()
+        first_of_week = rows.where(
+            exists(select(claimed.c.installation_id)), ~exists(select(earlier.c.payload))
+        )
+        added = _add_up(postgresql.insert(aggregates).from_select(_AGGREGATE_COLUMNS, first_of_week)).cte(
+            "added"
+        )
+        submit = select(
+            select(inserted.c.id).scalar_subquery().label("report_id"),
+            exists(select(claimed.c.installation_id)).label("claimed"),
+            func.array(select(earlier.c.payload).scalar_subquery()).label("earlier"),
+        ).add_cte(added)
+        add = _add_up(postgresql.insert(aggregates).from_select(_AGGREGATE_COLUMNS, rows))
+        return cls(
+            submit=cacheable(submit, dialect),
+            add=cacheable(add, dialect),
+            add_rows=cacheable(_add_up(postgresql.insert(aggregates)), dialect),
+            last_accepted=_rate_of(),
+        )
+
+
+def cacheable(statement: Any, dialect: Dialect) -> TextClause:
+    """Render a dialect-specific statement once into an equivalent text construct.
+
+    SQLAlchemy 2.0 does not cache the compiled form of the PostgreSQL/SQLite ``Insert`` constructs
+    (``inherit_cache = False``), so each execution would compile them again, which costs more than
+    the database work on the hot path. The SQL is still generated by SQLAlchemy from the Core
+    statement; the text construct keeps the bind parameter types and is cached normally.
+    """
+    compiled = statement.compile(dialect=dialect)
+    binds: list[BindParameter[Any]] = [
+        bindparam(name, type_=param.type) for name, param in compiled.binds.items()
+    ]
+    # A PostgreSQL cast (``:name::TYPE[]``) would not be read as a parameter by text(): escape it.
+    return text(str(compiled).replace("::", r"\:\:")).bindparams(*binds)
