@@ -1,4 +1,4 @@
-"""Storage of reports and aggregates on SQLite (aiosqlite) or PostgreSQL (asyncpg).
+"""Storage of reports and aggregates on SQLite (aiosqlite, sqlite3 for reports) or PostgreSQL (asyncpg).
 
 Every piece of shared state lives in the database, so several collector processes can serve one
 PostgreSQL database: deduplication is a unique constraint on ``submission_id``, the hourly limit an
