@@ -1,15 +1,18 @@
 """The statements of the intake path, built once per database dialect with SQLAlchemy Core.
 
 On SQLite a report takes one statement per step: store it, claim the installation's hour, read the
-installation's earlier reports of the week, add its contributions (``executemany``).
+installation's earlier reports of the week, add its contributions (``executemany``). The writer
+thread runs them without a hand-off between steps (``sqlite_writer.py``).
 
 On PostgreSQL the same steps are one statement (:data:`PostgresStatements.submit`): data-modifying
 CTEs store the report, claim the hour only when the report is new, read the earlier reports of the
 week, and add the contributions from arrays when the hour was claimed and the installation has not
 reported that week yet. A round trip and a statement execution cost more than the database work on
 this path, so one statement instead of four (and arrays instead of one parameter set per key) is
-what lets one process keep up with many clients. All steps run in the caller's transaction, which
-rolls back a duplicate or rate-limited report.
+what lets one process keep up with many clients.
+
+On both, all steps run in the caller's transaction (on SQLite, a savepoint of it), which rolls back
+a duplicate or rate-limited report.
 """
 
 from __future__ import annotations
@@ -41,15 +44,22 @@ from .models import aggregates, installation_rate, reports
 _AGGREGATE_KEY = [aggregates.c.week, aggregates.c.metric, aggregates.c.key, aggregates.c.shard]
 
 
-def _report_values() -> dict[str, Any]:
-    return {
-        "submission_id": bindparam("b_submission_id", type_=String),
-        "installation_id": bindparam("b_installation_id", type_=String),
-        "week": bindparam("b_week", type_=String),
-        "period_start": bindparam("b_period_start"),
-        "received_at": bindparam("b_received_at", type_=Float),
-        "payload": bindparam("b_payload"),
-    }
+def _insert_report(insert: Any) -> Insert:
+    """Store a report unless its ``submission_id`` is known; returns the new row's id."""
+    statement: Insert = (
+        insert(reports)
+        .values(
+            submission_id=bindparam("b_submission_id", type_=String),
+            installation_id=bindparam("b_installation_id", type_=String),
+            week=bindparam("b_week", type_=String),
+            period_start=bindparam("b_period_start"),
+            received_at=bindparam("b_received_at", type_=Float),
+            payload=bindparam("b_payload"),
+        )
+        .on_conflict_do_nothing(index_elements=[reports.c.submission_id])
+        .returning(reports.c.id)
+    )
+    return statement
 
 
 def _claim_hour(insert: Any, source: Select[Any] | None = None) -> Insert:
@@ -98,14 +108,8 @@ class SqliteStatements:
     @classmethod
     def build(cls) -> SqliteStatements:
         dialect = sqlite.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
-        insert_report = (
-            sqlite.insert(reports)
-            .values(**_report_values())
-            .on_conflict_do_nothing(index_elements=[reports.c.submission_id])
-            .returning(reports.c.id)
-        )
         return cls(
-            insert_report=cacheable(insert_report, dialect),
+            insert_report=cacheable(_insert_report(sqlite.insert), dialect),
             claim_hour=cacheable(_claim_hour(sqlite.insert), dialect),
             earlier=select(reports.c.payload).where(
                 reports.c.installation_id == bindparam("b_installation_id"),
@@ -162,13 +166,7 @@ class PostgresStatements:
     @classmethod
     def build(cls) -> PostgresStatements:
         dialect = postgresql.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
-        inserted = (
-            postgresql.insert(reports)
-            .values(**_report_values())
-            .on_conflict_do_nothing(index_elements=[reports.c.submission_id])
-            .returning(reports.c.id)
-            .cte("inserted")
-        )
+        inserted = _insert_report(postgresql.insert).cte("inserted")
         # The hour is claimed only for a new report: a duplicate touches nothing.
         claimed = _claim_hour(
             postgresql.insert,
