@@ -21,8 +21,6 @@ import json
 import os
 from pathlib import Path
 import random
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +30,7 @@ import uuid
 import aiohttp
 import asyncpg
 from usage_stats_collector.aggregates import contributions
+from usage_stats_collector.process import CollectorProcess
 from usage_stats_collector.storage import Storage, StoredReport
 
 HOST = "127.0.0.1"
@@ -123,56 +122,9 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
-class Collector:
-    """The collector as a subprocess on a free loopback port."""
-
-    def __init__(self, database: str) -> None:
-        self.database = database
-        self.process: subprocess.Popen[str] | None = None
-        self.port = 0
-
-    def __enter__(self) -> Collector:
-        command = [
-            sys.executable,
-            "-m",
-            "usage_stats_collector",
-            "serve",
-            "--host",
-            HOST,
-            "--port",
-            "0",
-            "--database",
-            self.database,
-            "--purge-interval",
-            "0",
-        ]
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + 60
-        line = self.process.stdout.readline()
-        if (
-            not line.startswith("usage-stats-collector ready port=")
-            or time.monotonic() > deadline
-        ):
-            self.process.kill()
-            raise RuntimeError(f"collector did not start: {line!r}")
-        self.port = int(line.strip().rsplit("=", 1)[1])
-        return self
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def __exit__(self, *_: object) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+def collector(database: str) -> CollectorProcess:
+    """The collector as a subprocess on a free loopback port (no background purge)."""
+    return CollectorProcess(database, "--purge-interval", "0", host=HOST)
 
 
 async def post_load(url: str, total: int, clients: int, seed: int) -> dict[str, float]:
@@ -319,11 +271,11 @@ async def stored_count(database: str) -> int:
 
 async def run_backend(name: str, database: str, args: argparse.Namespace) -> None:
     print(f"\n== {name}: {database}", flush=True)
-    with Collector(database) as collector:
+    with collector(database) as running:
         await post_load(
-            collector.url, min(500, args.reports), args.clients, seed=1
+            running.url, min(500, args.reports), args.clients, seed=1
         )  # warm-up
-        load = await post_load(collector.url, args.reports, args.clients, seed=2)
+        load = await post_load(running.url, args.reports, args.clients, seed=2)
     print(
         f"  POST /v1/reports, {args.clients} clients: {load['accepted']:,.0f} accepted in {load['seconds']:.1f} s "
         f"= {load['rate']:,.0f} reports/s; latency p50 {load['p50']:.1f} ms, p95 {load['p95']:.1f} ms, "
@@ -334,8 +286,8 @@ async def run_backend(name: str, database: str, args: argparse.Namespace) -> Non
     seconds = await seed(database, args.seed, args.installations, args.batch)
     total = await stored_count(database)
     print(f"  seeded in {seconds:.0f} s; {total:,} reports stored", flush=True)
-    with Collector(database) as collector:
-        latency, stats = await stats_latency(collector.url, args.stats_rounds)
+    with collector(database) as running:
+        latency, stats = await stats_latency(running.url, args.stats_rounds)
     published = sum(week["reports"] for week in stats["weeks"])
     consistent = (
         "consistent"

@@ -10,19 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-import queue
 import re
 import secrets
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from typing import IO
 
 import httpx
 import pytest
+from usage_stats_collector.process import CollectorProcess, CollectorStartError
 
 REPO = Path(__file__).resolve().parent.parent
 DEV_CONFIG = REPO / "config" / "configuration.yaml"
@@ -126,57 +124,29 @@ def collector(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Collec
     """
     token = secrets.token_urlsafe(24)
     log = tmp_path / "collector.log"
-    command = [
-        sys.executable,
-        "-m",
-        "usage_stats_collector",
-        "serve",
-        "--host",
-        HOST,
-        "--port",
-        "0",
-        "--database",
-        f"sqlite:///{tmp_path / 'collector.db'}",
-        "--k-anonymity",
-        "1",
-        "--admin-token",
-        token,
-    ]
     with log.open("wb") as stderr:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr)  # noqa: S603
-    request.node.stash.setdefault(DIAGNOSTICS, []).append(
-        lambda: ("collector log (tail)", tail(log))
-    )
-    try:
-        assert process.stdout is not None
-        port = _ready_port(process, process.stdout)
-        yield Collector(f"http://{HOST}:{port}", token, log)
-    finally:
-        stop(process)
-
-
-def _ready_port(process: subprocess.Popen[bytes], stdout: IO[bytes]) -> int:
-    """Return the port from the collector's `ready port=N` line, waiting a bounded time."""
-    lines: queue.Queue[bytes] = queue.Queue()
-
-    def read() -> None:
-        for line in stdout:
-            lines.put(line)
-
-    threading.Thread(target=read, daemon=True).start()
-    deadline = time.monotonic() + COLLECTOR_START_TIMEOUT
-    while (remaining := deadline - time.monotonic()) > 0:
+        process = CollectorProcess(
+            f"sqlite:///{tmp_path / 'collector.db'}",
+            "--k-anonymity",
+            "1",
+            "--admin-token",
+            token,
+            host=HOST,
+            stderr=stderr,
+            start_timeout=COLLECTOR_START_TIMEOUT,
+            stop_timeout=STOP_TIMEOUT,
+        )
+        request.node.stash.setdefault(DIAGNOSTICS, []).append(
+            lambda: ("collector log (tail)", tail(log))
+        )
         try:
-            line = lines.get(timeout=min(remaining, 0.5))
-        except queue.Empty:
-            if (code := process.poll()) is not None:
-                pytest.fail(f"the collector exited with {code} before it was ready")
-            continue
-        if match := re.fullmatch(rb"usage-stats-collector ready port=(\d+)\s*", line):
-            return int(match[1])
-    pytest.fail(
-        f"the collector printed no ready line within {COLLECTOR_START_TIMEOUT:.0f} s"
-    )
+            process.start()
+        except CollectorStartError as err:
+            pytest.fail(str(err))
+    try:
+        yield Collector(process.url, token, log)
+    finally:
+        process.stop()
 
 
 @dataclass

@@ -6,8 +6,6 @@ import asyncio
 import contextlib
 import io
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ import pytest
 
 from collector_testlib import make_report, new_id
 from usage_stats_collector import cli, schema
+from usage_stats_collector.process import CollectorProcess, CollectorStartError
 from usage_stats_collector.storage import Storage, normalize_url
 
 
@@ -94,31 +93,14 @@ def test_main_runs_serve(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_subprocess_logs_no_client_address(tmp_path: Path) -> None:
     """The real process: ready line with the bound port, and no client IP anywhere in its output."""
     env = dict(os.environ, USAGE_STATS_COLLECTOR_ADMIN_TOKEN="")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "usage_stats_collector",
-            "serve",
-            "--port",
-            "0",
-            "--database",
-            f"sqlite:///{tmp_path / 's.db'}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("usage-stats-collector ready port="), line
-        port = int(line.strip().rsplit("=", 1)[1])
+    log = tmp_path / "stderr.log"
+    database = f"sqlite:///{tmp_path / 's.db'}"
+    with log.open("wb") as stderr, CollectorProcess(database, stderr=stderr, env=env) as collector:
+        assert collector.url == f"http://127.0.0.1:{collector.port}"
 
         async def traffic() -> list[int]:
             statuses = []
-            async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as session:
+            async with aiohttp.ClientSession(collector.url) as session:
                 report = make_report()
                 for path, body in (
                     ("/v1/reports", report),
@@ -138,14 +120,43 @@ def test_subprocess_logs_no_client_address(tmp_path: Path) -> None:
             return statuses
 
         assert asyncio.run(traffic()) == [201, 200, 429, 400, 200, 200, 200, 404, 404]
-    finally:
-        process.terminate()
-        stdout, stderr = process.communicate(timeout=20)
-    assert process.returncode == 0
-    output = line + stdout + stderr
-    assert "127.0.0.1" not in output
-    assert "listening on port" in stderr
-    assert "Collector stopped" in stderr
+        assert collector.stop() == 0
+    stdout = b"".join(collector.stdout).decode()
+    assert stdout.startswith("usage-stats-collector ready port=")
+    errors = log.read_text()
+    assert "127.0.0.1" not in stdout + errors
+    assert "listening on port" in errors
+    assert "Collector stopped" in errors
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate"])
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [("mysql://nobody@127.0.0.1/x", "unsupported database 'mysql'"), ("not a url", "Could not parse")],
+)
+def test_bad_database_url_is_a_usage_error(
+    command: str, url: str, reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main([command, "--database", url])
+    assert exited.value.code == 2
+    assert f"argument --database: {reason}" in capsys.readouterr().err
+
+
+def test_process_that_exits_before_it_is_ready(tmp_path: Path) -> None:
+    collector = CollectorProcess("mysql://nobody@127.0.0.1/x")
+    with pytest.raises(RuntimeError, match="not started"):
+        collector.stop()
+    with pytest.raises(CollectorStartError, match="exited with 2 before it was ready"):
+        collector.start()
+
+
+def test_process_without_a_ready_line_in_time_is_stopped(tmp_path: Path) -> None:
+    collector = CollectorProcess(f"sqlite:///{tmp_path / 's.db'}", start_timeout=0)
+    with pytest.raises(CollectorStartError, match="no ready line within 0 s"):
+        collector.start()
+    assert collector.process is not None
+    assert collector.process.poll() is not None
 
 
 def test_schema_comes_from_the_repository_or_the_package(

@@ -12,14 +12,24 @@ import sys
 from collections.abc import Sequence
 
 from aiohttp import web
+from sqlalchemy.exc import ArgumentError
 
 from . import __version__
 from .app import Settings, create_app
-from .storage import Storage
+from .storage import Storage, normalize_url
 
 DEFAULT_DATABASE = "sqlite:///usage_stats_collector.db"
 TOKEN_ENV = "USAGE_STATS_COLLECTOR_ADMIN_TOKEN"  # noqa: S105 - the name of a variable
 _LOGGER = logging.getLogger("usage_stats_collector")
+
+
+def _database(url: str) -> str:
+    """A database URL the collector supports (checked before anything starts)."""
+    try:
+        normalize_url(url)
+    except (ValueError, ArgumentError) as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return url
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,7 +43,10 @@ def _parser() -> argparse.ArgumentParser:
         "--port", type=int, default=8080, help="port to bind; 0 picks a free one (default 8080)"
     )
     serve.add_argument(
-        "--database", default=DEFAULT_DATABASE, help=f"database URL (default {DEFAULT_DATABASE})"
+        "--database",
+        type=_database,
+        default=DEFAULT_DATABASE,
+        help=f"database URL (default {DEFAULT_DATABASE})",
     )
     serve.add_argument(
         "--k-anonymity", type=int, default=5, help="publish values of at least k installations"
@@ -47,7 +60,10 @@ def _parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="create or upgrade the database schema and exit")
     migrate.add_argument(
-        "--database", default=DEFAULT_DATABASE, help=f"database URL (default {DEFAULT_DATABASE})"
+        "--database",
+        type=_database,
+        default=DEFAULT_DATABASE,
+        help=f"database URL (default {DEFAULT_DATABASE})",
     )
     return parser
 
