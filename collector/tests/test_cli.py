@@ -143,7 +143,7 @@ def test_bad_database_url_is_a_usage_error(
     assert f"argument --database: {reason}" in capsys.readouterr().err
 
 
-def test_process_that_exits_before_it_is_ready(tmp_path: Path) -> None:
+def test_process_that_exits_before_it_is_ready() -> None:
     collector = CollectorProcess("mysql://nobody@127.0.0.1/x")
     with pytest.raises(RuntimeError, match="not started"):
         collector.stop()
