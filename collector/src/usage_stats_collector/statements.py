@@ -53,7 +53,7 @@ def _insert_report(insert: Any) -> Insert:
             installation_id=bindparam("b_installation_id", type_=String),
             week=bindparam("b_week", type_=String),
             period_start=bindparam("b_period_start"),
-            received_at=bindparam("b_received_at", type_=Float),
+            received_at=bindparam("b_now", type_=Float),
             payload=bindparam("b_payload"),
         )
         .on_conflict_do_nothing(index_elements=[reports.c.submission_id])

@@ -175,7 +175,6 @@ class Storage:
             "b_installation_id": item.installation_id,
             "b_week": item.week,
             "b_period_start": item.period_start,
-            "b_received_at": received_at,
             "b_payload": item.payload,
             "b_now": received_at,
             "b_cutoff": received_at - RATE_LIMIT_SECONDS,
