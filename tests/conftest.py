@@ -185,9 +185,7 @@ def printers(
 async def receiver(socket_enabled: None) -> AsyncGenerator[Receiver]:
     """Start a receiving HTTP server on an ephemeral port of 127.0.0.1."""
     receiver = Receiver()
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", receiver.handle)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(receiver.application())
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -106,6 +106,12 @@ class Receiver:
             await self._release.wait()
         return web.Response(status=answer.status, headers=answer.headers)
 
+    def application(self) -> web.Application:
+        """Return an aiohttp application that hands every POST to `handle`."""
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", self.handle)
+        return app
+
     def release(self) -> None:
         """Let hanging requests finish."""
         self._release.set()

@@ -146,9 +146,7 @@ def tls_receiver(
     context.load_cert_chain(cert_file, key_file)
 
     receiver = Receiver()
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", receiver.handle)
-    server = ServerThread(app, context)
+    server = ServerThread(receiver.application(), context)
     receiver.url = f"https://127.0.0.1:{server.start()}"
     yield receiver
     server.stop()
