@@ -325,3 +325,40 @@ async def test_retention(
     assert sorted(days) == ["2026-11-17", "2026-11-18", "2026-11-23"]
     await settle(hass, freezer, 70)
     assert sorted(days) == ["2026-11-18", "2026-11-23", "2026-11-24"]
+
+
+async def test_unload_after_start_logs_nothing(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Set up during start-up and unloaded after it: no ERROR or WARNING is logged."""
+    hass.set_state(CoreState.starting)
+    entry = await _setup(hass, mock_config_entry)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    await hass.async_block_till_done()
+    hass.set_state(CoreState.running)
+    stored = entry.runtime_data.stored
+    caplog.clear()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert list(stored["days"].values())[-1]["events"] == {"ha_start": 1}
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_unload_before_start_stops_listening(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Unloaded while Home Assistant still starts: the start is not counted later."""
+    hass.set_state(CoreState.starting)
+    entry = await _setup(hass, mock_config_entry)
+    stored = entry.runtime_data.stored
+    caplog.clear()  # Loading any custom integration warns that it is custom.
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    await hass.async_block_till_done()
+    hass.set_state(CoreState.running)
+    assert all("events" not in day for day in stored["days"].values())
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
