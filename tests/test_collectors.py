@@ -208,39 +208,69 @@ async def test_job_survives_loss_of_connection(
     assert today(entry, "jobs")["started/bambu_lab"] == 2
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {
+            CONF_CONSENT: "local",
+            CONF_RETENTION_DAYS: 90,
+            CONF_PRINTER_INTEGRATIONS: ["octoprint", "bambu_lab", "my_printer"],
+        }
+    ],
+)
 async def test_errors(
     hass: HomeAssistant,
     mock_config_entry: MockConfigEntry,
+    options: dict[str, Any],
 ) -> None:
-    """Only the component and exception class of errors are recorded."""
+    """Only errors of the printer integrations and of Usage Statistics are counted.
+
+    Only their integration and exception class are kept; errors of other
+    integrations, of Home Assistant core and of libraries are not recorded at all.
+    """
     entry = await _setup(hass, mock_config_entry)
     secret = "password hunter2 for /home/alice/prints/benchy.gcode at 192.168.1.5"  # noqa: S105
 
     def log(name: str, level: int, exc: BaseException | None = None) -> None:
         logging.getLogger(name).log(level, secret, exc_info=exc)
 
-    log("homeassistant.components.mqtt.client", logging.ERROR, ValueError(secret))
-    log("homeassistant.components.mqtt", logging.WARNING, TimeoutError(secret))
-    log("homeassistant.components.mqtt", logging.WARNING)  # No exception: ignored.
-    log("homeassistant.core", logging.ERROR)
-    log("custom_components.my_secret_thing.sensor", logging.ERROR, KeyError(secret))
+    # Counted: the configured printer integrations (core and custom) and ourselves.
+    log("homeassistant.components.octoprint", logging.ERROR, ValueError(secret))
+    log("homeassistant.components.octoprint.sensor", logging.WARNING, TimeoutError())
+    log("homeassistant.components.octoprint", logging.ERROR)
     log("custom_components.bambu_lab.pybambu", logging.CRITICAL, OSError(secret))
-    log("aiohttp.client", logging.ERROR, ConnectionError(secret))
+    log("custom_components.my_printer", logging.ERROR, KeyError(secret))
+    log("custom_components.usage_stats.transport", logging.ERROR, RuntimeError())
     thread = threading.Thread(
-        target=log, args=("homeassistant.components.zha", logging.ERROR, RuntimeError())
+        target=log,
+        args=("homeassistant.components.octoprint", logging.ERROR, RuntimeError()),
     )
     thread.start()
     thread.join()
+    # Not counted at all.
+    log("homeassistant.components.octoprint", logging.WARNING)  # No exception.
+    log("homeassistant.components.camera", logging.ERROR, RuntimeError(secret))
+    log("homeassistant.setup", logging.ERROR, ModuleNotFoundError(secret))
+    log("homeassistant", logging.ERROR, ModuleNotFoundError(secret))
+    log("homeassistant.core", logging.ERROR)
+    log(
+        "homeassistant.components.prusalink", logging.ERROR, ValueError()
+    )  # Not chosen.
+    log("custom_components.my_secret_thing.sensor", logging.ERROR, KeyError(secret))
+    log("custom_components", logging.ERROR, KeyError(secret))
+    log("pyoctoprintapi", logging.ERROR, ConnectionError(secret))
+    log("aiohttp.client", logging.ERROR, ConnectionError(secret))
+    log("octoprint", logging.ERROR, ConnectionError(secret))
     await hass.async_block_till_done()
 
     assert today(entry, "errors") == {
-        "mqtt/ValueError": 1,
-        "mqtt/TimeoutError": 1,
-        "homeassistant/no_exception": 1,
-        "custom/KeyError": 1,
+        "octoprint/ValueError": 1,
+        "octoprint/TimeoutError": 1,
+        "octoprint/no_exception": 1,
+        "octoprint/RuntimeError": 1,
         "bambu_lab/OSError": 1,
-        "other/ConnectionError": 1,
-        "zha/RuntimeError": 1,
+        "my_printer/KeyError": 1,
+        "usage_stats/RuntimeError": 1,
     }
     assert "hunter2" not in str(entry.runtime_data.stored)
 

@@ -216,8 +216,10 @@ ERRORS = Metric(
     "errors",
     MetricKind.LABELLED_COUNTER,
     Section.ERRORS,
-    "Logged errors by component (integration domain, `custom` or `other`) and "
-    "exception class, and printers entering an error state (`printer_error`).",
+    "Errors logged by the configured printer integrations and by Usage Statistics "
+    "itself, by integration domain and exception class, and printers entering an "
+    "error state (`printer_error`, by printer type). Errors of other integrations, "
+    "of Home Assistant core and of libraries are not recorded at all.",
     (
         Label("component", LabelKind.IDENTIFIER),
         Label("error_type", LabelKind.CLASS_NAME),
