@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 import logging
 import threading
 from typing import Any
@@ -128,84 +127,6 @@ async def test_features_selected_by_user(
         "hue.light/on": 1,
         "input_boolean.input_boolean/off": 1,
     }
-
-
-async def test_jobs(
-    hass: HomeAssistant,
-    mock_config_entry: MockConfigEntry,
-    printers: dict[str, str],
-    freezer: FrozenDateTimeFactory,
-) -> None:
-    """Jobs, durations, connectivity and printer errors from status entities."""
-    prusa_1, prusa_2, bambu = (
-        printers["prusa_1"],
-        printers["prusa_2"],
-        printers["bambu"],
-    )
-    hass.states.async_set(prusa_1, "IDLE")
-    hass.states.async_set(prusa_2, "printing")  # A job that began before us.
-    hass.states.async_set(bambu, "idle")
-    entry = await _setup(hass, mock_config_entry)
-
-    async def state(entity_id: str, value: str, minutes: float = 0) -> None:
-        freezer.tick(timedelta(minutes=minutes))
-        hass.states.async_set(entity_id, value)
-        await hass.async_block_till_done()
-
-    await state(prusa_1, "printing")
-    await state(prusa_1, "paused", 10)
-    await state(prusa_1, "printing", 20)
-    await state(prusa_1, "finished", 15)  # 45 minutes in all.
-    await state(prusa_1, "idle")
-    await state(prusa_2, "stopped")  # Cancelled; its start was not seen.
-    await state(bambu, "prepare")
-    await state(bambu, "running", 1)
-    await state(bambu, "failed", 300)
-    await state(prusa_2, "error")
-    await state(prusa_2, "unavailable")
-    await state(prusa_2, "idle")
-    await state(prusa_2, "gibberish")  # Unknown values are ignored.
-
-    assert today(entry, "jobs") == {
-        "started/prusa": 1,
-        "completed/prusa": 1,
-        "cancelled/prusa": 1,
-        "started/bambu_lab": 1,
-        "failed/bambu_lab": 1,
-    }
-    assert today(entry, "job_duration") == {"30m_1h": 1}
-    assert today(entry, "events") == {"printer_offline": 1, "printer_online": 1}
-    assert today(entry, "errors") == {"prusa/printer_error": 1}
-
-
-async def test_job_survives_loss_of_connection(
-    hass: HomeAssistant,
-    mock_config_entry: MockConfigEntry,
-    printers: dict[str, str],
-    freezer: FrozenDateTimeFactory,
-) -> None:
-    """A job that loses connection and finishes is counted once, with its length."""
-    status = printers["bambu"]
-    hass.states.async_set(status, "idle")
-    entry = await _setup(hass, mock_config_entry)
-    for value, minutes in (
-        ("running", 0),
-        ("offline", 60),
-        ("running", 10),
-        ("finish", 500),
-    ):
-        freezer.tick(timedelta(minutes=minutes))
-        hass.states.async_set(status, value)
-        await hass.async_block_till_done()
-    assert today(entry, "jobs") == {"started/bambu_lab": 1, "completed/bambu_lab": 1}
-    assert today(entry, "job_duration") == {"8h_24h": 1}
-
-    # Back to idle after a loss of connection says nothing of how a job ended.
-    for value in ("running", "offline", "idle"):
-        hass.states.async_set(status, value)
-        await hass.async_block_till_done()
-    assert today(entry, "jobs")["completed/bambu_lab"] == 1
-    assert today(entry, "jobs")["started/bambu_lab"] == 2
 
 
 @pytest.mark.parametrize(

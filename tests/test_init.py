@@ -188,6 +188,7 @@ async def test_older_minor_version_is_migrated(
     assert mock_config_entry.state is ConfigEntryState.LOADED
     coordinator = mock_config_entry.runtime_data
     assert isinstance(coordinator.stored["days"], dict)
+    assert coordinator.stored["open_jobs"] == {}
     assert coordinator.consent.changed_at == datetime.fromisoformat(
         "2026-10-01T00:00:00+00:00"
     )
@@ -296,5 +297,6 @@ async def test_store_1_1_file_is_migrated(
     assert coordinator.submission.pending_first_day().isoformat() == "2026-10-06"
     await coordinator.async_save_now()
     written = hass_storage[STORAGE_KEY]
-    assert (written["version"], written["minor_version"]) == (1, 3)
+    assert (written["version"], written["minor_version"]) == (1, 4)
+    assert written["data"]["open_jobs"] == {}
     assert decode_days(written["data"]["days"]) == coordinator.stored["days"]

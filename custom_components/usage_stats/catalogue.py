@@ -154,7 +154,7 @@ class EventType:
 
 
 PRINTER_TYPE = Label("printer_type", LabelKind.IDENTIFIER)
-JOB_OUTCOMES: Final = ("started", "completed", "failed", "cancelled")
+JOB_OUTCOMES: Final = ("started", "completed", "failed", "cancelled", "interrupted")
 
 PRINTERS = Metric(
     "printers",
@@ -183,14 +183,16 @@ JOBS = Metric(
     "jobs",
     MetricKind.LABELLED_COUNTER,
     Section.JOBS,
-    "Print jobs started, completed, failed and cancelled, per printer type.",
+    "Print jobs by outcome, per printer type: every started job ends in exactly one "
+    "of completed, failed, cancelled or interrupted (its end could not be seen), so "
+    "started = the outcomes + the jobs still running.",
     (Label("outcome", LabelKind.ENUM, JOB_OUTCOMES), PRINTER_TYPE),
 )
 JOB_DURATION = Metric(
     "job_duration",
     MetricKind.BUCKETED,
     Section.JOBS,
-    "Durations of finished print jobs, in fixed ranges.",
+    "Durations of completed print jobs whose start was seen, in fixed ranges.",
     (Label("bucket", LabelKind.ENUM, tuple(name for name, _ in DURATION_BUCKETS)),),
 )
 EVENTS = Metric(

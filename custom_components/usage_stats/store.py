@@ -3,7 +3,7 @@
 Version 1.1 held `consent`, `installation_id` and `days`; 1.2 writes the daily
 counters compact on disk: each distinct metric and label key once in a key
 table, and each day as a string of comma-separated key index and count pairs (in memory they
-stay nested dicts); 1.3 adds `submission`.
+stay nested dicts); 1.3 adds `submission`; 1.4 adds `open_jobs`.
 """
 
 from __future__ import annotations
@@ -85,6 +85,10 @@ class StoredData(TypedDict):
     # {"YYYY-MM-DD": {metric: {label: count}}}, UTC days.
     days: dict[str, dict[str, dict[str, int]]]
     submission: SubmissionData
+    # Print jobs counted as started that have no outcome yet, per printer type
+    # (never a printer, an entity or a time), so a job running across a restart
+    # is not counted twice and still gets its outcome.
+    open_jobs: dict[str, int]
 
 
 def empty_submission() -> SubmissionData:
@@ -169,6 +173,7 @@ def empty_data() -> StoredData:
         "installation_id": None,
         "days": {},
         "submission": empty_submission(),
+        "open_jobs": {},
     }
 
 
@@ -197,7 +202,8 @@ class UsageStatsStore(Store[dict[str, Any]]):
 
         A newer major version is refused (the file is left untouched, so a
         downgrade loses nothing). 1.1 kept the daily counters as nested dicts on
-        disk, 1.2 writes them compact; before 1.3 there was no `submission`.
+        disk, 1.2 writes them compact; before 1.3 there was no `submission`, before
+        1.4 no `open_jobs` (both start empty).
         """
         if old_major_version > STORAGE_VERSION:
             raise UnsupportedStorageVersionError(

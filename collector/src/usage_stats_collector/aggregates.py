@@ -23,7 +23,8 @@ PRINTERS = "printers"
 PRINTER_TYPE = "printer_type"
 FEATURE = "feature"
 FEATURE_ON = "feature.on"
-JOB_OUTCOMES = ("started", "completed", "failed", "cancelled")
+# `interrupted` since minor revision 1 of the report schema (absent from older reports).
+JOB_OUTCOMES = ("started", "completed", "failed", "cancelled", "interrupted")
 JOBS_DURATION = "jobs.duration"
 DURATION_BUCKETS = ("lt_30m", "30m_1h", "1h_2h", "2h_4h", "4h_8h", "8h_24h", "gt_24h")
 EVENTS = "events"
@@ -71,7 +72,7 @@ def contributions(report: Mapping[str, Any]) -> Contributions:
         add(FEATURE_ON, feature, states["on"])
     jobs = report["jobs"]
     for outcome in JOB_OUTCOMES:
-        for type_, count in jobs[outcome].items():
+        for type_, count in jobs.get(outcome, {}).items():
             add(f"jobs.{outcome}", type_, count)
     for bucket, count in jobs["duration"].items():
         add(JOBS_DURATION, bucket, count)

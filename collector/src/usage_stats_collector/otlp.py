@@ -22,9 +22,12 @@ _RESOURCE_STRINGS = {
 }
 _RESOURCE_INTS = {
     "usage_stats.schema_version": ("", "schema_version"),
+    "usage_stats.schema_minor": ("", "schema_minor"),
     "usage_stats.period.days": ("period", "days"),
 }
-_OUTCOMES = ("started", "completed", "failed", "cancelled")
+# Every report has the first four; `interrupted` came with minor revision 1 of the schema.
+_REQUIRED_OUTCOMES = ("started", "completed", "failed", "cancelled")
+_OUTCOMES = (*_REQUIRED_OUTCOMES, "interrupted")
 # metric name -> (kind, attribute names)
 _METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "usage_stats.printers": ("gauge", ()),
@@ -150,7 +153,7 @@ def otlp_to_report(body: Any) -> dict[str, Any]:
     report: dict[str, Any] = {
         "printer_fleet": {"printers": 0, "types": {}},
         "features": {},
-        "jobs": {outcome: {} for outcome in _OUTCOMES} | {"duration": {}},
+        "jobs": {outcome: {} for outcome in _REQUIRED_OUTCOMES} | {"duration": {}},
         "events": {},
         "errors": {},
     }
@@ -183,7 +186,7 @@ def _apply(report: dict[str, Any], name: str, attributes: dict[str, Any], value:
         outcome = attributes["outcome"]
         if outcome not in _OUTCOMES:
             raise OtlpError(f"unknown job outcome {outcome}")
-        report["jobs"][outcome][attributes["type"]] = value
+        report["jobs"].setdefault(outcome, {})[attributes["type"]] = value
     elif name == "usage_stats.jobs.duration":
         report["jobs"]["duration"][attributes["bucket"]] = value
     elif name == "usage_stats.events":
