@@ -300,14 +300,17 @@ class Submission:
 
         The oldest waiting report if there is one; otherwise the report of the
         whole days not yet reported (what `usage_stats.submit` would send now).
-        Below `share` it is the report of the last seven days, with placeholder
-        ids, so it can be read before agreeing to share.
+        Below `share` it is the report of the last seven days including today,
+        with placeholder ids, so it can be read before agreeing to share: it shows
+        the printers of today, and `partial_day` names today, still in progress.
         """
         body: dict[str, Any] | None = None
+        partial_day: str | None = None
         if reports := [e for e in self.state["outbox"] if e["kind"] == "report"]:
             body = reports[0]["body"]
         else:
-            yesterday = utc_today() - timedelta(days=1)
+            today = utc_today()
+            yesterday = today - timedelta(days=1)
             if self.coordinator.level is ConsentLevel.SHARE:
                 first = self.pending_first_day()
                 if first is not None and first <= yesterday:
@@ -317,9 +320,10 @@ class Submission:
                     )
             else:
                 body = self._build(
-                    Period(yesterday - timedelta(days=6), yesterday),
+                    Period(today - timedelta(days=6), today),
                     self.coordinator.installation_id or PLACEHOLDER_ID,
                 )
+                partial_day = today.isoformat()
         report_format = self.report_format
         if body is not None and report_format is ReportFormat.OTLP:
             body = to_otlp(body)
@@ -328,6 +332,8 @@ class Submission:
             "endpoint": f"{self.endpoint}{path}" if self.endpoint else None,
             "format": report_format.value,
             "payload": body,
+            # The day still in progress that the payload covers (below `share`).
+            "partial_day": partial_day,
         }
 
     # State shown by the sensors
