@@ -17,7 +17,7 @@ from custom_components.usage_stats.const import (
     CONF_PRINTER_INTEGRATIONS,
     CONF_RETENTION_DAYS,
 )
-from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
+from homeassistant.const import EVENT_HOMEASSISTANT_STARTED, EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
@@ -312,4 +312,19 @@ async def test_unload_before_start_stops_listening(
     await hass.async_block_till_done()
     hass.set_state(CoreState.running)
     assert all("events" not in day for day in stored["days"].values())
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_unload_after_stop_event_logs_nothing(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Unloaded after Home Assistant's stop event fired: no ERROR or WARNING."""
+    entry = await _setup(hass, mock_config_entry)
+    caplog.clear()
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
