@@ -544,3 +544,21 @@ async def test_user_domain_uses_known_signals(
         "completed/my_printer": 1,
         "cancelled/my_printer": 1,
     }
+
+
+async def test_delete_forgets_running_jobs(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, drive: Driver
+) -> None:
+    """After `usage_stats.delete` a job started before it gets no outcome."""
+    await drive("ha_creality_ws", "idle", 0)
+    entry = await _setup(hass, mock_config_entry)
+    await drive("ha_creality_ws", "printing", 0)
+    await drive("octoprint", "Printing", 0)
+    await entry.runtime_data.submission.async_delete()
+    assert entry.runtime_data.stored["open_jobs"] == {}
+    await drive("ha_creality_ws", "completed", 100, 5)
+    await drive("ha_creality_ws", "printing", 0, 5)  # A new job counts again.
+    await drive("ha_creality_ws", "stopped", 10, 5)
+    await drive.settle()
+    assert _total(entry, "jobs") == {"started/creality": 1, "cancelled/creality": 1}
+    assert_adds_up(entry)

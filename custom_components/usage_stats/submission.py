@@ -632,6 +632,8 @@ class Submission:
         now = dt_util.utcnow()
         state = self.state
         self.coordinator.counters.clear()
+        # Jobs running now were started in the erased data: their ends are not counted.
+        self.coordinator.stored["open_jobs"].clear()
         state["outbox"][:] = [e for e in state["outbox"] if e["kind"] == "deletion"]
         queued = 0
         if old_id is not None:

@@ -308,8 +308,10 @@ class JobCollector(EntityWatcher):
         outcome = self._outcome(tracked, ending)
         kind = tracked.printer_type
         record = self.coordinator.record
-        if record(JOBS, outcome, kind):
-            self._open[kind] = max(0, self._open.get(kind, 0) - 1)
+        # Only a job known as running gets an outcome (not one whose start was
+        # erased by `usage_stats.delete`).
+        if self._open.get(kind, 0) > 0 and record(JOBS, outcome, kind):
+            self._open[kind] -= 1
             if outcome == COMPLETED and tracked.job_started is not None:
                 seconds = time.monotonic() - tracked.job_started
                 record(JOB_DURATION, duration_bucket(seconds))
