@@ -324,7 +324,9 @@ async def test_export(
         "outbox",
         "history",
         "submission",
+        "open_jobs",
     }
+    assert result["open_jobs"] == {}
     assert result["consent"]["level"] == "share"
     assert result["installation_id"] == coordinator.installation_id
     assert result["days"]["2026-11-08"]["printers_by_type"] == {"prusa": 2}

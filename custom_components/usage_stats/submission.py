@@ -689,6 +689,7 @@ class Submission:
             "outbox": stored["submission"]["outbox"],
             "history": stored["submission"]["history"],
             "submission": submission,
+            "open_jobs": dict(stored["open_jobs"]),
         }
 
 
