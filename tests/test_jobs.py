@@ -339,6 +339,23 @@ async def test_octoprint_short_job_between_polls(
     assert_adds_up(entry)
 
 
+async def test_octoprint_next_job_without_idle_between(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, drive: Driver
+) -> None:
+    """A job ends and the next begins between two polls: only the percentage falls."""
+    await drive("octoprint", "Operational", 0)
+    entry = await _setup(hass, mock_config_entry)
+    await drive("octoprint", "Printing", 63.18)
+    await drive("octoprint", None, 100, 1)  # Finishing, still Printing.
+    await drive("octoprint", None, 42.57, 40)  # The next job.
+    await drive("octoprint", None, 60, 1)
+    await drive("octoprint", "Operational", 100, 1)
+    await drive.settle()
+    assert _jobs(entry, "octoprint") == {"started": 2, "completed": 2}
+    assert _total(entry, "job_duration") == {"30m_1h": 1, "lt_30m": 1}
+    assert_adds_up(entry)
+
+
 @pytest.mark.parametrize("ending", ["failed", "finish"])
 async def test_bambu_cancel_event(
     hass: HomeAssistant,

@@ -68,7 +68,8 @@ class PrinterIntegration:
     # the printer's `device_id` when a job is cancelled.
     cancel_event: tuple[str, str] | None = None
     # The progress entity keeps the last job's value while idle, so a job that
-    # began and ended between two polls shows as a change to 100 %.
+    # began and ended between two polls shows as a change to 100 %, and one that
+    # ended as the next began as the progress falling from 100 % while printing.
     progress_kept_while_idle: bool = False
 
     def is_status_entity(

@@ -250,12 +250,25 @@ class JobCollector(EntityWatcher):
         new = _percent(data["new_state"].state if data["new_state"] else None)
         if new is None:
             return
+        polled = tracked.printer.integration.progress_kept_while_idle
         if tracked.in_job:
+            if (
+                polled
+                and tracked.ending is None
+                and tracked.state in ACTIVE
+                and tracked.progress is not None
+                and tracked.progress >= NEAR_COMPLETE > new
+            ):
+                # Still printing, but the progress fell from 100 %: the job completed
+                # and the next one began between two polls.
+                tracked.ending = PrinterState.FINISHED
+                self._decide(tracked)
+                self._start(tracked, start_seen=True)
             tracked.progress = new
             return
         old = _percent(data["old_state"].state if data["old_state"] else None)
         if (
-            tracked.printer.integration.progress_kept_while_idle
+            polled
             and tracked.state is PrinterState.IDLE
             and old is not None
             and old < NEAR_COMPLETE <= new
