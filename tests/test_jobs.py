@@ -339,6 +339,41 @@ async def test_octoprint_short_job_between_polls(
     assert_adds_up(entry)
 
 
+async def test_octoprint_observed_sequence(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, drive: Driver
+) -> None:
+    """The sequence a real OctoPrint virtual printer showed through the core integration.
+
+    Completed, cancelled, firmware error and lost serial line (the last two
+    look the same: the printer's state becomes unavailable, the percentage 0).
+    """
+    await drive("octoprint", "Operational", 0)
+    entry = await _setup(hass, mock_config_entry)
+    for status, percent in (
+        ("Printing", 63.18),
+        (None, 100.0),
+        ("Operational", 100.0),
+        ("Printing", 4.66),
+        ("Operational", 0),
+        ("Printing", 8.4),
+        ("unavailable", 0),
+        ("Operational", 0),
+        ("Printing", 6.2),
+        ("unavailable", 0),
+        ("Operational", 0),
+    ):
+        await drive("octoprint", status, percent, 0.5)
+        await drive.settle()
+    assert _jobs(entry, "octoprint") == {
+        "started": 4,
+        "completed": 1,
+        "cancelled": 1,
+        "interrupted": 2,
+    }
+    assert _total(entry, "job_duration") == {"lt_30m": 1}
+    assert_adds_up(entry)
+
+
 async def test_octoprint_next_job_without_idle_between(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry, drive: Driver
 ) -> None:
