@@ -614,3 +614,27 @@ async def test_delete_forgets_running_jobs(
     await drive.settle()
     assert _total(entry, "jobs") == {"started/creality": 1, "cancelled/creality": 1}
     assert_adds_up(entry)
+
+
+async def test_job_survives_renamed_status_entity(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    drive: Driver,
+    entity_registry: er.EntityRegistry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A printer whose status entity is renamed mid-job keeps its job."""
+    await drive("prusalink", "idle", 0)
+    entry = await _setup(hass, mock_config_entry)
+    await drive("prusalink", "printing", 10)
+    old_id = drive.fleet.status["prusalink"]
+    new_id = "sensor.renamed_printer_state"
+    entity_registry.async_update_entity(old_id, new_entity_id=new_id)
+    hass.states.async_set(new_id, "printing")
+    await settle(hass, freezer)
+    drive.fleet.status["prusalink"] = new_id
+    await drive("prusalink", "finished", 100, 30)
+    await drive.settle()
+    assert _jobs(entry, "prusalink") == {"started": 1, "completed": 1}
+    assert _total(entry, "job_duration") == {}  # Its start was not seen since.
+    assert_adds_up(entry)

@@ -121,11 +121,20 @@ class JobCollector(EntityWatcher):
     def async_directory_changed(self) -> None:
         """Watch the current status entities, keeping what is known of each."""
         states = self.coordinator.hass.states
+        printers = {
+            printer.status_entity_id: printer
+            for printer in self.directory.printers
+            if printer.status_entity_id is not None
+        }
+        for entity_id in self._tracked.keys() - printers.keys():
+            gone = self._tracked.pop(entity_id)
+            self._decide(gone)
+            if gone.in_job:  # Still running: the printer may come back (renamed).
+                kind = gone.printer_type
+                self._unclaimed[kind] = self._unclaimed.get(kind, 0) + 1
         tracked: dict[str, _Tracked] = {}
-        for printer in self.directory.printers:
-            if (entity_id := printer.status_entity_id) is None:
-                continue
-            if (known := self._tracked.pop(entity_id, None)) is None:
+        for entity_id, printer in printers.items():
+            if (known := self._tracked.get(entity_id)) is None:
                 known = _Tracked(printer)
                 if state := states.get(entity_id):
                     meaning = known.state = printer.integration.meaning(state.state)
@@ -134,8 +143,6 @@ class JobCollector(EntityWatcher):
                         self._claim(known, meaning)
             known.printer = printer
             tracked[entity_id] = known
-        for gone in self._tracked.values():
-            self._decide(gone)
         self._tracked = tracked
         self._by_progress = {
             t.printer.progress_entity_id: t
