@@ -33,7 +33,8 @@ from custom_components.usage_stats.const import (
     STORAGE_KEY,
 )
 from custom_components.usage_stats.coordinator import UsageStatsCoordinator
-from custom_components.usage_stats.submission import next_occurrence, retry_delay
+from custom_components.usage_stats.outbox import retry_delay
+from custom_components.usage_stats.submission import next_occurrence
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util

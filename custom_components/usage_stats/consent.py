@@ -1,10 +1,15 @@
-"""The consent record: which level the user chose, and since when."""
+"""Consent: the dated record of what the user chose, and every decision that follows.
+
+Which metrics may be recorded, whether reports may be sent, and what changes when
+the user leaves or (re)joins `share` are decided here and nowhere else.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, Final, Self
 import uuid
 
 from homeassistant.util import dt as dt_util
@@ -48,6 +53,35 @@ class ConsentRecord:
             changed_at=_parse(data.get("changed_at")),
             share_granted_at=_parse(data.get("share_granted_at")),
         )
+
+
+# For each consent level, the metric levels it allows to record.
+RECORDING_LEVELS: Final[Mapping[ConsentLevel, frozenset[ConsentLevel]]] = {
+    level: frozenset(
+        required
+        for required in ConsentLevel
+        if required is not ConsentLevel.DISABLED and level.allows(required)
+    )
+    for level in ConsentLevel
+}
+
+
+def may_record(level: ConsentLevel, required: ConsentLevel) -> bool:
+    """Return True when consent `level` lets a metric needing `required` be recorded."""
+    return required in RECORDING_LEVELS[level]
+
+
+def may_send_reports(level: ConsentLevel, endpoint: str | None) -> bool:
+    """Return True when reports may be sent: `share` and an endpoint.
+
+    Deletion requests are the user's right and are sent at any level.
+    """
+    return level is ConsentLevel.SHARE and bool(endpoint)
+
+
+def leaves_share(before: ConsentLevel, after: ConsentLevel) -> bool:
+    """Return True when consent drops from `share` to a lower level."""
+    return before is ConsentLevel.SHARE and after is not ConsentLevel.SHARE
 
 
 def new_installation_id() -> str:

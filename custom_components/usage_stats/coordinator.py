@@ -10,7 +10,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
 from .catalogue import Metric
-from .consent import ConsentRecord, new_installation_id
+from .consent import RECORDING_LEVELS, ConsentRecord, new_installation_id
 from .const import (
     CONF_CONSENT,
     CONF_RETENTION_DAYS,
@@ -30,16 +30,6 @@ from .store import (
 from .submission import Submission
 
 type UsageStatsConfigEntry = ConfigEntry[UsageStatsCoordinator]
-
-# For each consent level, the metric levels it allows to record.
-_RECORDING_LEVELS = {
-    level: frozenset(
-        required
-        for required in ConsentLevel
-        if required is not ConsentLevel.DISABLED and level.allows(required)
-    )
-    for level in ConsentLevel
-}
 
 # Entities are told about new counts at most this often.
 LISTENER_DELAY = 1.0
@@ -100,7 +90,7 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
     @property
     def _recording_levels(self) -> frozenset[ConsentLevel]:
         """Return the metric levels that the consent in force lets us record."""
-        return _RECORDING_LEVELS[self.consent.level]
+        return RECORDING_LEVELS[self.consent.level]
 
     @callback
     def _apply_consent(self, level: ConsentLevel) -> None:

@@ -1,9 +1,9 @@
-"""The outbox, the weekly schedule and the retries: how reports leave the machine.
+"""The weekly schedule and the actions: when reports are built, queued and sent.
 
-Reports are built from the counters when they are queued, kept with their
-`submission_id` in the persisted outbox, and sent one request at a time, at most
-one an hour, until the endpoint accepts them. Nothing is sent below `share`,
-except deletion requests, which are the user's right.
+Reports are built from the counters when they are queued (report), kept with
+their `submission_id` in the persisted outbox (outbox) and sent one request at a
+time (transport) until the endpoint accepts them. Nothing is sent below `share`,
+except deletion requests, which are the user's right; consent.py decides which.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 import platform
 import secrets
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 import uuid
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import __version__ as ha_version
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
@@ -24,7 +25,7 @@ from homeassistant.helpers.system_info import async_get_system_info
 from homeassistant.util import dt as dt_util
 
 from .catalogue import METRICS, MetricKind
-from .consent import new_installation_id
+from .consent import ConsentRecord, may_send_reports, new_installation_id
 from .const import (
     CONF_ENDPOINT,
     CONF_FORMAT,
@@ -35,18 +36,18 @@ from .const import (
     ConsentLevel,
     ReportFormat,
 )
-from .counters import utc_today
+from .counters import DailyCounters, utc_today
 from .otlp import to_otlp
+from .outbox import Outbox, iso, parse
 from .report import (
     PLACEHOLDER_ID,
-    SCHEMA_VERSION,
     Period,
     build_report,
     period_days,
     serialize,
     week_start,
 )
-from .store import HistoryEntry, OutboxEntry, SubmissionData
+from .store import OutboxEntry, StoredData, SubmissionData
 from .transport import (
     DELETION_PATH,
     METRICS_PATH,
@@ -57,18 +58,8 @@ from .transport import (
     async_post,
 )
 
-if TYPE_CHECKING:
-    from .coordinator import UsageStatsCoordinator
-
 # How often the schedule and the outbox are looked at.
 TICK_INTERVAL: Final = timedelta(minutes=1)
-# Never more than one request an hour; also the first retry delay.
-MIN_REQUEST_INTERVAL: Final = timedelta(hours=1)
-MAX_BACKOFF: Final = timedelta(days=1)
-MAX_RETRY_AFTER: Final = timedelta(days=7)
-# Jitter added to a backoff delay: up to this fraction of it.
-JITTER: Final = 0.25
-HISTORY_LENGTH: Final = 100
 # Weekly reports waiting in a row before a repair issue is raised.
 UNDELIVERED_WEEKS: Final = 3
 
@@ -97,20 +88,45 @@ STATUSES: Final[tuple[Status, ...]] = (
 )
 
 
-def retry_delay(attempts: int, retry_after: timedelta | None) -> timedelta:
-    """Return how long to wait after the `attempts`-th failed request.
+class Owner(Protocol):
+    """What the submission needs of the coordinator that owns the store."""
 
-    Exponential backoff from one hour with up to 25% jitter, at most a day; a
-    Retry-After of the endpoint is honoured instead (capped at a week). Never less
-    than an hour.
-    """
-    if retry_after is not None:
-        return max(min(retry_after, MAX_RETRY_AFTER), MIN_REQUEST_INTERVAL)
-    backoff: timedelta = min(
-        MIN_REQUEST_INTERVAL * 2 ** max(attempts - 1, 0), MAX_BACKOFF
-    )
-    jitter = backoff * JITTER * secrets.randbelow(1001) / 1000
-    return backoff + jitter
+    @property
+    def config_entry(self) -> ConfigEntry[Any]:
+        """Return the config entry."""
+
+    @property
+    def stored(self) -> StoredData:
+        """Return the stored data."""
+
+    @property
+    def counters(self) -> DailyCounters:
+        """Return the daily counters."""
+
+    @property
+    def consent(self) -> ConsentRecord:
+        """Return the consent record."""
+
+    @property
+    def installation_id(self) -> str | None:
+        """Return the installation id."""
+
+    @property
+    def retention_days(self) -> int:
+        """Return how many days of counters are kept."""
+
+    @property
+    def integration_version(self) -> str:
+        """Return the integration's version."""
+
+    def async_schedule_save(self) -> None:
+        """Write the store soon."""
+
+    async def async_save_now(self) -> None:
+        """Write the store now."""
+
+    def async_update_listeners(self) -> None:
+        """Tell the entities."""
 
 
 def next_occurrence(schedule: dict[str, int], after: datetime) -> datetime:
@@ -124,21 +140,14 @@ def next_occurrence(schedule: dict[str, int], after: datetime) -> datetime:
     return candidate
 
 
-def _parse(value: str | None) -> datetime | None:
-    return dt_util.parse_datetime(value) if value else None
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat()
-
-
 class Submission:
     """Owns the submission state in the store: outbox, history and schedule."""
 
-    def __init__(self, hass: HomeAssistant, coordinator: UsageStatsCoordinator) -> None:
+    def __init__(self, hass: HomeAssistant, coordinator: Owner) -> None:
         """Initialize; the state itself lives in the coordinator's store."""
         self.hass = hass
         self.coordinator = coordinator
+        self.outbox = Outbox(lambda: coordinator.stored["submission"])
         self.installation_type = "Unknown"
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -153,7 +162,7 @@ class Submission:
     @property
     def sharing(self) -> bool:
         """Return True when reports may be sent."""
-        return self.coordinator.level is ConsentLevel.SHARE and bool(self.endpoint)
+        return may_send_reports(self.coordinator.consent.level, self.endpoint)
 
     @property
     def endpoint(self) -> str | None:
@@ -177,7 +186,7 @@ class Submission:
         if (kind := info.get("installation_type")) in INSTALLATION_TYPES:
             self.installation_type = kind
         if self.state["next_run"] is None:
-            self.state["next_run"] = _iso(
+            self.state["next_run"] = iso(
                 next_occurrence(self._schedule(), dt_util.utcnow())
             )
         self.coordinator.async_schedule_save()
@@ -220,9 +229,7 @@ class Submission:
             }
             return
         self.state["baseline"] = None
-        now = dt_util.utcnow()
-        for entry in [e for e in self.state["outbox"] if e["kind"] == "report"]:
-            self._finish(entry, now, "withdrawn", None)
+        self.outbox.withdraw_reports(dt_util.utcnow())
         for issue in ISSUES:
             ir.async_delete_issue(self.hass, DOMAIN, issue)
 
@@ -280,17 +287,7 @@ class Submission:
         if first is None or installation_id is None or first > last:
             return None
         body = self._build(Period(first, last), installation_id)
-        entry: OutboxEntry = {
-            "kind": "report",
-            "id": body["submission_id"],
-            "body": body,
-            "endpoint": None,
-            "queued_at": _iso(dt_util.utcnow()),
-            "attempts": 0,
-            "next_attempt": None,
-            "weekly": weekly,
-        }
-        self.state["outbox"].append(entry)
+        entry = self.outbox.queue_report(body, dt_util.utcnow(), weekly=weekly)
         self.state["submitted_through"] = last.isoformat()
         self.state["next_submission_id"] = None
         return entry
@@ -304,11 +301,11 @@ class Submission:
         ids, so it can be read before agreeing to share.
         """
         body: dict[str, Any] | None = None
-        if reports := [e for e in self.state["outbox"] if e["kind"] == "report"]:
+        if reports := self.outbox.reports():
             body = reports[0]["body"]
         else:
             yesterday = utc_today() - timedelta(days=1)
-            if self.coordinator.level is ConsentLevel.SHARE:
+            if self.coordinator.consent.level is ConsentLevel.SHARE:
                 first = self.pending_first_day()
                 if first is not None and first <= yesterday:
                     body = self._build(
@@ -337,20 +334,15 @@ class Submission:
         """Return how many messages wait in the outbox."""
         return len(self.state["outbox"])
 
-    def _weekly_waiting(self) -> int:
-        return sum(
-            1 for e in self.state["outbox"] if e["kind"] == "report" and e["weekly"]
-        )
-
     @property
     def status(self) -> Status:
         """Return the submission status."""
         outbox = self.state["outbox"]
-        if self.coordinator.level is not ConsentLevel.SHARE and not outbox:
+        if self.coordinator.consent.level is not ConsentLevel.SHARE and not outbox:
             return "disabled"
         if (
             self.state["rejected_status"] is not None
-            or self._weekly_waiting() >= UNDELIVERED_WEEKS
+            or self.outbox.weekly_waiting() >= UNDELIVERED_WEEKS
         ):
             return "failed"
         if any(entry["attempts"] for entry in outbox):
@@ -360,47 +352,18 @@ class Submission:
     @property
     def last_success(self) -> datetime | None:
         """Return when the endpoint last accepted a message."""
-        return _parse(self.state["last_success"])
-
-    def _earliest_request(self) -> datetime | None:
-        return (
-            last + MIN_REQUEST_INTERVAL
-            if (last := _parse(self.state["last_request"]))
-            else None
-        )
+        return parse(self.state["last_success"])
 
     @property
     def next_planned(self) -> datetime | None:
         """Return when the next request is planned, None when nothing will be sent."""
-        if (entry := self._sendable()) is not None:
-            times = [
-                _parse(entry["queued_at"]),
-                _parse(entry["next_attempt"]),
-                self._earliest_request(),
-            ]
-            return max(t for t in times if t is not None)
+        if (entry := self.outbox.sendable(self.sharing)) is not None:
+            return self.outbox.planned(entry)
         if self.sharing:
-            return _parse(self.state["next_run"])
+            return parse(self.state["next_run"])
         return None
 
     # Sending
-
-    def _sendable(self) -> OutboxEntry | None:
-        """Return the first message that may be sent at the current consent level."""
-        for entry in self.state["outbox"]:
-            if entry["kind"] == "deletion" or self.sharing:
-                return entry
-        return None
-
-    def _due(self, entry: OutboxEntry, now: datetime) -> bool:
-        # A deletion request is the user's right: its first attempt does not wait
-        # for the hourly limit (its retries do).
-        first_deletion = entry["kind"] == "deletion" and not entry["attempts"]
-        times = (
-            _parse(entry["next_attempt"]),
-            None if first_deletion else self._earliest_request(),
-        )
-        return all(t is None or now >= t for t in times)
 
     @callback
     def _tick(self, _now: datetime) -> None:
@@ -417,14 +380,14 @@ class Submission:
             async with self._lock:
                 now = dt_util.utcnow()
                 changed = self._expire(now)
-                next_run = _parse(self.state["next_run"])
+                next_run = parse(self.state["next_run"])
                 if next_run is not None and now >= next_run:
                     self._weekly_run(now)
                     changed = True
                 if changed:
                     await self._async_changed()
-                entry = self._sendable()
-                if entry is not None and self._due(entry, now):
+                entry = self.outbox.sendable(self.sharing)
+                if entry is not None and self.outbox.due(entry, now):
                     await self._async_send(entry, now)
             self._tick_failed = False
         except Exception:  # noqa: BLE001 - statistics never break Home Assistant
@@ -434,12 +397,12 @@ class Submission:
 
     def _weekly_run(self, now: datetime) -> None:
         """Queue the completed ISO weeks not yet reported, and plan the next run."""
-        self.state["next_run"] = _iso(next_occurrence(self._schedule(), now))
+        self.state["next_run"] = iso(next_occurrence(self._schedule(), now))
         if not self.sharing:
             return
         last_sunday = week_start(now.date()) - timedelta(days=1)
         self._queue_report(last_sunday, weekly=True)
-        if (waiting := self._weekly_waiting()) >= UNDELIVERED_WEEKS:
+        if (waiting := self.outbox.weekly_waiting()) >= UNDELIVERED_WEEKS:
             ir.async_create_issue(
                 self.hass,
                 DOMAIN,
@@ -452,41 +415,7 @@ class Submission:
 
     def _expire(self, now: datetime) -> bool:
         """Drop reports whose period began before the retention; True if any."""
-        oldest = self._oldest_kept_day().isoformat()
-        expired = [
-            entry
-            for entry in self.state["outbox"]
-            if entry["kind"] == "report" and entry["body"]["period"]["start"] < oldest
-        ]
-        for entry in expired:
-            self._finish(entry, now, "expired", None)
-        return bool(expired)
-
-    def _finish(
-        self,
-        entry: OutboxEntry,
-        now: datetime,
-        outcome: Literal["accepted", "rejected", "withdrawn", "expired"],
-        status_code: int | None,
-    ) -> None:
-        """Take a message out of the outbox and note what became of it."""
-        if entry in self.state["outbox"]:
-            self.state["outbox"].remove(entry)
-        period = entry["body"].get("period", {})
-        record: HistoryEntry = {
-            "kind": entry["kind"],
-            "id": entry["id"],
-            "period_start": period.get("start"),
-            "period_end": period.get("end"),
-            "queued_at": entry["queued_at"],
-            "finished_at": _iso(now),
-            "outcome": outcome,
-            "status_code": status_code,
-            "attempts": entry["attempts"],
-        }
-        history = self.state["history"]
-        history.append(record)
-        del history[:-HISTORY_LENGTH]
+        return self.outbox.expire(self._oldest_kept_day().isoformat(), now)
 
     async def _async_changed(self) -> None:
         """Write the state now and tell the entities."""
@@ -506,8 +435,7 @@ class Submission:
                 self.state["sent_to"].append(endpoint)
         else:
             url, body = f"{entry['endpoint']}{DELETION_PATH}", entry["body"]
-        entry["attempts"] += 1
-        self.state["last_request"] = _iso(now)
+        self.outbox.attempt(entry, now)
         await self._async_changed()
         try:
             answer = await async_post(
@@ -530,19 +458,16 @@ class Submission:
 
     def _handle(self, entry: OutboxEntry, answer: Answer, now: datetime) -> None:
         kind = entry["kind"]
+        self.outbox.settle(
+            entry, now, answer.outcome.value, answer.status_code, answer.retry_after
+        )
         if answer.outcome is Outcome.ACCEPTED:
-            self._finish(entry, now, "accepted", answer.status_code)
-            self.state["last_success"] = _iso(now)
-            self.state["rejected_status"] = None
             for issue in ISSUES:
                 ir.async_delete_issue(self.hass, DOMAIN, issue)
             if self._failing:
                 LOGGER.info("The usage statistics endpoint accepts %ss again", kind)
             self._failing = False
         elif answer.outcome is Outcome.RETRY:
-            if entry in self.state["outbox"]:
-                delay = retry_delay(entry["attempts"], answer.retry_after)
-                entry["next_attempt"] = _iso(now + delay)
             if not self._failing:
                 LOGGER.warning(
                     "The usage statistics endpoint did not take a %s (%s); it is "
@@ -552,9 +477,7 @@ class Submission:
                 )
             self._failing = True
         else:
-            self._finish(entry, now, "rejected", answer.status_code)
             status = str(answer.status_code or answer.error)
-            self.state["rejected_status"] = answer.status_code or 0
             LOGGER.warning(
                 "The usage statistics endpoint refused a %s with %s; it was dropped",
                 kind,
@@ -583,7 +506,8 @@ class Submission:
             )
         async with self._lock:
             now = dt_util.utcnow()
-            if (earliest := self._earliest_request()) is not None and now < earliest:
+            earliest = self.outbox.earliest_request()
+            if earliest is not None and now < earliest:
                 raise ServiceValidationError(
                     translation_domain=DOMAIN,
                     translation_key="rate_limited",
@@ -592,7 +516,7 @@ class Submission:
             self._expire(now)
             self._queue_report(utc_today() - timedelta(days=1), weekly=False)
             await self._async_changed()
-            if (entry := self._sendable()) is None:
+            if (entry := self.outbox.sendable(self.sharing)) is None:
                 return {"outcome": "nothing_to_send", "reports_waiting": 0}
             answer = await self._async_send(entry, now)
         if answer.outcome is Outcome.ACCEPTED:
@@ -609,7 +533,7 @@ class Submission:
                 translation_key="submission_failed",
                 translation_placeholders={
                     "reason": str(answer.status_code or answer.error),
-                    "time": _local(_parse(entry["next_attempt"]) or now),
+                    "time": _local(parse(entry["next_attempt"]) or now),
                 },
             )
         raise HomeAssistantError(
@@ -626,28 +550,10 @@ class Submission:
         now = dt_util.utcnow()
         state = self.state
         self.coordinator.counters.clear()
-        state["outbox"][:] = [e for e in state["outbox"] if e["kind"] == "deletion"]
+        self.outbox.drop_reports()
         queued = 0
         if old_id is not None:
-            for endpoint in state["sent_to"]:
-                request_id = str(uuid.uuid4())
-                state["outbox"].append(
-                    {
-                        "kind": "deletion",
-                        "id": request_id,
-                        "body": {
-                            "schema_version": SCHEMA_VERSION,
-                            "request_id": request_id,
-                            "installation_id": old_id,
-                        },
-                        "endpoint": endpoint,
-                        "queued_at": _iso(now),
-                        "attempts": 0,
-                        "next_attempt": None,
-                        "weekly": False,
-                    }
-                )
-                queued += 1
+            queued = self.outbox.queue_deletions(old_id, state["sent_to"], now)
             self.coordinator.stored["installation_id"] = new_installation_id()
         state["sent_to"] = []
         state["history"] = []
