@@ -10,7 +10,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
 from .catalogue import Metric
-from .consent import RECORDING_LEVELS, ConsentRecord, new_installation_id
+from .consent import RECORDING_LEVELS, ConsentRecord, leaves_share, new_installation_id
 from .const import (
     CONF_CONSENT,
     CONF_RETENTION_DAYS,
@@ -95,11 +95,12 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
     @callback
     def _apply_consent(self, level: ConsentLevel) -> None:
         """Record a new consent level, dated now."""
+        before = self.consent.level
         self.consent = self.consent.with_level(level, dt_util.utcnow())
         self.stored["consent"] = self.consent.as_dict()
         if level is ConsentLevel.SHARE and self.installation_id is None:
             self.stored["installation_id"] = new_installation_id()
-        self.submission.consent_changed(level)
+        self.submission.consent_changed(level, left_share=leaves_share(before, level))
         self.async_schedule_save()
 
     @property

@@ -10,22 +10,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, time, timedelta
-import platform
 import secrets
-from typing import Any, Final, Literal, Protocol
-import uuid
+from typing import Any, Final, Literal
 
-from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import __version__ as ha_version
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_time_interval
-from homeassistant.helpers.system_info import async_get_system_info
 from homeassistant.util import dt as dt_util
 
-from .catalogue import METRICS, MetricKind
-from .consent import ConsentRecord, may_send_reports, new_installation_id
+from .consent import may_send_reports, new_installation_id
 from .const import (
     CONF_ENDPOINT,
     CONF_FORMAT,
@@ -36,18 +30,12 @@ from .const import (
     ConsentLevel,
     ReportFormat,
 )
-from .counters import DailyCounters, utc_today
+from .counters import utc_today
+from .next_report import NextReport, Owner
 from .otlp import to_otlp
 from .outbox import Outbox, iso, parse
-from .report import (
-    PLACEHOLDER_ID,
-    Period,
-    build_report,
-    period_days,
-    serialize,
-    week_start,
-)
-from .store import OutboxEntry, StoredData, SubmissionData
+from .report import PLACEHOLDER_ID, Period, serialize, week_start
+from .store import OutboxEntry, SubmissionData
 from .transport import (
     DELETION_PATH,
     METRICS_PATH,
@@ -68,16 +56,6 @@ ISSUE_DELETION_REJECTED: Final = "deletion_rejected"
 ISSUE_UNDELIVERED: Final = "reports_undelivered"
 ISSUES: Final = (ISSUE_REPORT_REJECTED, ISSUE_DELETION_REJECTED, ISSUE_UNDELIVERED)
 
-INSTALLATION_TYPES: Final = frozenset(
-    {
-        "Home Assistant OS",
-        "Home Assistant Container",
-        "Home Assistant Supervised",
-        "Home Assistant Core",
-        "Unsupported Third Party Container",
-    }
-)
-
 type Status = Literal["disabled", "idle", "pending", "retrying", "failed"]
 STATUSES: Final[tuple[Status, ...]] = (
     "disabled",
@@ -86,47 +64,6 @@ STATUSES: Final[tuple[Status, ...]] = (
     "retrying",
     "failed",
 )
-
-
-class Owner(Protocol):
-    """What the submission needs of the coordinator that owns the store."""
-
-    @property
-    def config_entry(self) -> ConfigEntry[Any]:
-        """Return the config entry."""
-
-    @property
-    def stored(self) -> StoredData:
-        """Return the stored data."""
-
-    @property
-    def counters(self) -> DailyCounters:
-        """Return the daily counters."""
-
-    @property
-    def consent(self) -> ConsentRecord:
-        """Return the consent record."""
-
-    @property
-    def installation_id(self) -> str | None:
-        """Return the installation id."""
-
-    @property
-    def retention_days(self) -> int:
-        """Return how many days of counters are kept."""
-
-    @property
-    def integration_version(self) -> str:
-        """Return the integration's version."""
-
-    def async_schedule_save(self) -> None:
-        """Write the store soon."""
-
-    async def async_save_now(self) -> None:
-        """Write the store now."""
-
-    def async_update_listeners(self) -> None:
-        """Tell the entities."""
 
 
 def next_occurrence(schedule: dict[str, int], after: datetime) -> datetime:
@@ -148,7 +85,7 @@ class Submission:
         self.hass = hass
         self.coordinator = coordinator
         self.outbox = Outbox(lambda: coordinator.stored["submission"])
-        self.installation_type = "Unknown"
+        self.next_report = NextReport(hass, coordinator)
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._failing = False
@@ -179,12 +116,7 @@ class Submission:
 
     async def async_start(self) -> None:
         """Pick the schedule if needed and start looking at it every minute."""
-        try:
-            info = await async_get_system_info(self.hass)
-        except Exception:  # noqa: BLE001 - statistics never break Home Assistant
-            info = {}
-        if (kind := info.get("installation_type")) in INSTALLATION_TYPES:
-            self.installation_type = kind
+        await self.next_report.async_detect_installation_type()
         if self.state["next_run"] is None:
             self.state["next_run"] = iso(
                 next_occurrence(self._schedule(), dt_util.utcnow())
@@ -196,6 +128,11 @@ class Submission:
                 self.hass, self._tick, TICK_INTERVAL, name=f"{DOMAIN} submission"
             )
         )
+        if any(
+            not e["attempts"] for e in self.outbox.entries if e["kind"] == "deletion"
+        ):
+            # A new deletion request (consent left `share`) goes now, not in a minute.
+            self._tick(dt_util.utcnow())
 
     def _schedule(self) -> dict[str, int]:
         """Return this installation's weekly time, picked at random the first time."""
@@ -209,76 +146,44 @@ class Submission:
     # Consent
 
     @callback
-    def consent_changed(self, level: ConsentLevel) -> None:
+    def consent_changed(self, level: ConsentLevel, *, left_share: bool) -> None:
         """Follow a new consent level (called by the coordinator when it changes).
 
         Granting `share` stores the grant day's counters so far as a baseline that
-        is never sent; lowering it withdraws every waiting report at once.
+        is never sent. Lowering it withdraws every waiting report at once and, when
+        it leaves `share`, asks every endpoint that received reports of the current
+        installation id to delete them and replaces the id, as `usage_stats.delete`
+        does for the remote part; the local counters stay.
         """
         if level is ConsentLevel.SHARE:
-            today = self.coordinator.counters.today()
-            metrics = self.coordinator.stored["days"].get(today, {})
-            self.state["baseline"] = {
-                "day": today,
-                "metrics": {
-                    name: dict(labels)
-                    for name, labels in metrics.items()
-                    if (metric := METRICS.get(name)) is not None
-                    and metric.kind is not MetricKind.SNAPSHOT
-                },
-            }
+            self.next_report.take_baseline()
             return
         self.state["baseline"] = None
-        self.outbox.withdraw_reports(dt_util.utcnow())
+        now = dt_util.utcnow()
+        self.outbox.withdraw_reports(now)
+        if left_share:
+            self._withdraw_sent(now)
         for issue in ISSUES:
             ir.async_delete_issue(self.hass, DOMAIN, issue)
+
+    def _withdraw_sent(self, now: datetime) -> int:
+        """Queue deletion requests for what the current id sent; start a new id."""
+        queued = 0
+        if (old_id := self.coordinator.installation_id) is not None:
+            queued = self.outbox.queue_deletions(old_id, self.state["sent_to"], now)
+            self.coordinator.stored["installation_id"] = new_installation_id()
+        self.state["sent_to"] = []
+        return queued
 
     # Reports
 
     def installation(self) -> dict[str, str]:
         """Return the report's `installation` section."""
-        info = {
-            "integration_version": self.coordinator.integration_version,
-            "ha_version": ha_version,
-            "python_version": platform.python_version(),
-            "installation_type": self.installation_type,
-        }
-        if country := self.hass.config.country:
-            info["country_code"] = country
-        return info
-
-    def _oldest_kept_day(self) -> date:
-        return utc_today() - timedelta(days=self.coordinator.retention_days - 1)
+        return self.next_report.installation()
 
     def pending_first_day(self) -> date | None:
         """Return the first day not yet reported that may be sent, None below share."""
-        granted = self.coordinator.consent.share_granted_at
-        if granted is None:
-            return None
-        grant_day = dt_util.as_utc(granted).date()
-        baseline = self.state["baseline"]
-        # Without a baseline (data from before it existed) the grant day is skipped.
-        first = grant_day
-        if baseline is None or baseline["day"] != grant_day.isoformat():
-            first += timedelta(days=1)
-        if through := self.state["submitted_through"]:
-            first = max(first, date.fromisoformat(through) + timedelta(days=1))
-        return max(first, self._oldest_kept_day())
-
-    def _next_submission_id(self) -> str:
-        if (submission_id := self.state["next_submission_id"]) is None:
-            submission_id = self.state["next_submission_id"] = str(uuid.uuid4())
-            self.coordinator.async_schedule_save()
-        return submission_id
-
-    def _build(self, period: Period, installation_id: str) -> dict[str, Any]:
-        return build_report(
-            period_days(self.coordinator.counters, period, self.state["baseline"]),
-            period,
-            submission_id=self._next_submission_id(),
-            installation_id=installation_id,
-            installation=self.installation(),
-        )
+        return self.next_report.first_day()
 
     def _queue_report(self, last: date, *, weekly: bool) -> OutboxEntry | None:
         """Queue the report of the days not yet reported up to `last`, if any."""
@@ -286,10 +191,9 @@ class Submission:
         installation_id = self.coordinator.installation_id
         if first is None or installation_id is None or first > last:
             return None
-        body = self._build(Period(first, last), installation_id)
+        body = self.next_report.build(Period(first, last), installation_id)
         entry = self.outbox.queue_report(body, dt_util.utcnow(), weekly=weekly)
-        self.state["submitted_through"] = last.isoformat()
-        self.state["next_submission_id"] = None
+        self.next_report.taken(last)
         return entry
 
     def preview(self) -> dict[str, Any]:
@@ -308,12 +212,12 @@ class Submission:
             if self.coordinator.consent.level is ConsentLevel.SHARE:
                 first = self.pending_first_day()
                 if first is not None and first <= yesterday:
-                    body = self._build(
+                    body = self.next_report.build(
                         Period(first, yesterday),
                         self.coordinator.installation_id or PLACEHOLDER_ID,
                     )
             else:
-                body = self._build(
+                body = self.next_report.build(
                     Period(yesterday - timedelta(days=6), yesterday),
                     self.coordinator.installation_id or PLACEHOLDER_ID,
                 )
@@ -415,7 +319,7 @@ class Submission:
 
     def _expire(self, now: datetime) -> bool:
         """Drop reports whose period began before the retention; True if any."""
-        return self.outbox.expire(self._oldest_kept_day().isoformat(), now)
+        return self.outbox.expire(self.next_report.oldest_kept_day().isoformat(), now)
 
     async def _async_changed(self) -> None:
         """Write the state now and tell the entities."""
@@ -546,16 +450,11 @@ class Submission:
 
     async def async_delete(self) -> dict[str, Any]:
         """Erase the statistics and the history; ask endpoints to delete theirs."""
-        old_id = self.coordinator.installation_id
         now = dt_util.utcnow()
         state = self.state
         self.coordinator.counters.clear()
         self.outbox.drop_reports()
-        queued = 0
-        if old_id is not None:
-            queued = self.outbox.queue_deletions(old_id, state["sent_to"], now)
-            self.coordinator.stored["installation_id"] = new_installation_id()
-        state["sent_to"] = []
+        queued = self._withdraw_sent(now)
         state["history"] = []
         state["last_success"] = None
         state["rejected_status"] = None
