@@ -293,6 +293,7 @@ async def test_export(
         "days",
         "outbox",
         "history",
+        "archive",
         "submission",
     }
     assert result["consent"]["level"] == "share"

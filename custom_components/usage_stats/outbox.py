@@ -18,7 +18,7 @@ import uuid
 from homeassistant.util import dt as dt_util
 
 from .report import SCHEMA_VERSION
-from .store import HistoryEntry, OutboxEntry, SubmissionData
+from .store import ArchiveEntry, HistoryEntry, OutboxEntry, SubmissionData
 
 # Never more than one request an hour; also the first retry delay.
 MIN_REQUEST_INTERVAL: Final = timedelta(hours=1)
@@ -27,6 +27,8 @@ MAX_RETRY_AFTER: Final = timedelta(days=7)
 # Jitter added to a backoff delay: up to this fraction of it.
 JITTER: Final = 0.25
 HISTORY_LENGTH: Final = 100
+# Accepted reports kept, exactly as sent, for the user to read.
+ARCHIVE_LENGTH: Final = 12
 
 type Finished = Literal["accepted", "rejected", "withdrawn", "expired"]
 # What the endpoint's answer means for a message: done, try again later, or dropped.
@@ -172,6 +174,27 @@ class Outbox:
         history = self.state["history"]
         history.append(record)
         del history[:-HISTORY_LENGTH]
+
+    def archive(
+        self,
+        entry: OutboxEntry,
+        sent: dict[str, Any],
+        report_format: str,
+        now: datetime,
+    ) -> None:
+        """Keep an accepted report exactly as it was sent; the last 12 only."""
+        period = entry["body"]["period"]
+        record: ArchiveEntry = {
+            "id": entry["id"],
+            "period_start": period["start"],
+            "period_end": period["end"],
+            "accepted_at": iso(now),
+            "format": report_format,
+            "body": sent,
+        }
+        archive = self.state["archive"]
+        archive.append(record)
+        del archive[:-ARCHIVE_LENGTH]
 
     # Retry rules
 

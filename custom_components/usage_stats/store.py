@@ -3,7 +3,7 @@
 Version 1.1 held `consent`, `installation_id` and `days`; 1.2 writes the daily
 counters compact on disk: each distinct metric and label key once in a key
 table, and each day as a string of comma-separated key index and count pairs (in memory they
-stay nested dicts); 1.3 adds `submission`.
+stay nested dicts); 1.3 adds `submission`; 1.4 adds the `archive` of accepted reports.
 """
 
 from __future__ import annotations
@@ -49,6 +49,18 @@ class HistoryEntry(TypedDict):
     attempts: int
 
 
+class ArchiveEntry(TypedDict):
+    """A report the endpoint accepted, exactly as it was sent."""
+
+    id: str
+    period_start: str
+    period_end: str
+    accepted_at: str
+    # The wire format the body was sent in ("json" or "otlp").
+    format: str
+    body: dict[str, Any]
+
+
 class Baseline(TypedDict):
     """The grant day's counters at the moment `share` was granted; never sent."""
 
@@ -75,6 +87,8 @@ class SubmissionData(TypedDict):
     sent_to: list[str]
     # The status code of the last refused message, until the next success.
     rejected_status: int | None
+    # The last accepted reports, oldest first, exactly as sent (storage 1.4).
+    archive: list[ArchiveEntry]
 
 
 class StoredData(TypedDict):
@@ -101,6 +115,7 @@ def empty_submission() -> SubmissionData:
         "baseline": None,
         "sent_to": [],
         "rejected_status": None,
+        "archive": [],
     }
 
 
@@ -197,7 +212,8 @@ class UsageStatsStore(Store[dict[str, Any]]):
 
         A newer major version is refused (the file is left untouched, so a
         downgrade loses nothing). 1.1 kept the daily counters as nested dicts on
-        disk, 1.2 writes them compact; before 1.3 there was no `submission`.
+        disk, 1.2 writes them compact; before 1.3 there was no `submission`, before
+        1.4 no `archive` (reports accepted before it were not kept).
         """
         if old_major_version > STORAGE_VERSION:
             raise UnsupportedStorageVersionError(
@@ -209,6 +225,8 @@ class UsageStatsStore(Store[dict[str, Any]]):
         if old_minor_version < 2:
             data["days"] = encode_days(old_data.get("days", {}))
         data["submission"] = {**empty_submission(), **data["submission"]}
+        if old_minor_version < 4:
+            data["submission"]["archive"] = []
         return data
 
     async def async_load_data(self) -> StoredData | None:

@@ -328,9 +328,10 @@ class Submission:
 
     async def _async_send(self, entry: OutboxEntry, now: datetime) -> Answer:
         """Send one message and handle the answer; the outbox is saved before and after."""
+        report_format = self.report_format
         if entry["kind"] == "report":
             endpoint = self.endpoint or ""
-            if self.report_format is ReportFormat.OTLP:
+            if report_format is ReportFormat.OTLP:
                 url, body = f"{endpoint}{METRICS_PATH}", to_otlp(entry["body"])
             else:
                 url, body = f"{endpoint}{REPORTS_PATH}", entry["body"]
@@ -347,7 +348,10 @@ class Submission:
             )
         except InsecureEndpointError:
             answer = Answer(Outcome.REJECTED, error="insecure")
-        self._handle(entry, answer, dt_util.utcnow())
+        now = dt_util.utcnow()
+        self._handle(entry, answer, now)
+        if entry["kind"] == "report" and answer.outcome is Outcome.ACCEPTED:
+            self.outbox.archive(entry, body, report_format.value, now)
         await self._async_changed()
         self.hass.bus.async_fire(
             EVENT_SUBMITTED,
@@ -456,6 +460,7 @@ class Submission:
         self.outbox.drop_reports()
         queued = self._withdraw_sent(now)
         state["history"] = []
+        state["archive"] = []
         state["last_success"] = None
         state["rejected_status"] = None
         state["next_submission_id"] = None
@@ -471,13 +476,26 @@ class Submission:
             self._tick(dt_util.utcnow())
         return {"deletion_requests": queued, "reports_waiting": self.reports_waiting}
 
+    def history(self) -> list[dict[str, Any]]:
+        """Return what became of each message, newest first.
+
+        Accepted reports still in the archive carry the body exactly as sent.
+        """
+        archived = {entry["id"]: entry for entry in self.state["archive"]}
+        return [
+            {**record, "body": archived[record["id"]]["body"]}
+            if record["kind"] == "report" and record["id"] in archived
+            else dict(record)
+            for record in reversed(self.state["history"])
+        ]
+
     def export(self) -> dict[str, Any]:
         """Return everything stored locally."""
         stored = self.coordinator.stored
         submission = {
             key: value
             for key, value in stored["submission"].items()
-            if key not in ("outbox", "history")
+            if key not in ("outbox", "history", "archive")
         }
         return {
             "consent": dict(stored["consent"]),
@@ -485,6 +503,7 @@ class Submission:
             "days": stored["days"],
             "outbox": stored["submission"]["outbox"],
             "history": stored["submission"]["history"],
+            "archive": stored["submission"]["archive"],
             "submission": submission,
         }
 
