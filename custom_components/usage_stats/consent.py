@@ -14,7 +14,8 @@ import uuid
 
 from homeassistant.util import dt as dt_util
 
-from .const import ConsentLevel
+from .catalogue import Section
+from .const import CONF_SECTIONS, ConsentLevel
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,20 @@ def may_send_reports(level: ConsentLevel, endpoint: str | None) -> bool:
     Deletion requests are the user's right and are sent at any level.
     """
     return level is ConsentLevel.SHARE and bool(endpoint)
+
+
+SECTION_NAMES: Final = frozenset(section.value for section in Section)
+
+
+def shared_sections(options: Mapping[str, Any]) -> frozenset[Section]:
+    """Return the report sections the user chose to share (all of them by default).
+
+    Recording is not affected: a section left out is still counted locally.
+    """
+    chosen = options.get(CONF_SECTIONS)
+    if chosen is None:
+        return frozenset(Section)
+    return frozenset(Section(name) for name in chosen if name in SECTION_NAMES)
 
 
 def leaves_share(before: ConsentLevel, after: ConsentLevel) -> bool:

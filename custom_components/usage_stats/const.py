@@ -16,6 +16,8 @@ CONF_RETENTION_DAYS: Final = "retention_days"
 CONF_PRINTER_INTEGRATIONS: Final = "printer_integrations"
 CONF_FEATURE_ENTITIES: Final = "feature_entities"
 CONF_FORMAT: Final = "format"
+# The report sections the user shares (all when absent).
+CONF_SECTIONS: Final = "sections"
 
 DEFAULT_RETENTION_DAYS: Final = 90
 MIN_RETENTION_DAYS: Final = 7

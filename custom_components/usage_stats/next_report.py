@@ -19,7 +19,7 @@ from homeassistant.helpers.system_info import async_get_system_info
 from homeassistant.util import dt as dt_util
 
 from .catalogue import METRICS, MetricKind
-from .consent import ConsentRecord
+from .consent import ConsentRecord, shared_sections
 from .counters import DailyCounters, utc_today
 from .report import Period, build_report, period_days
 from .store import StoredData, SubmissionData
@@ -159,6 +159,7 @@ class NextReport:
             submission_id=self.submission_id(),
             installation_id=installation_id,
             installation=self.installation(),
+            shared=shared_sections(self.owner.config_entry.options),
         )
 
     def taken(self, last: date) -> None:

@@ -9,7 +9,7 @@ the stored state; sending is the transport's, deciding when is the submission's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
 import secrets
 from typing import Any, Final, Literal
@@ -17,7 +17,8 @@ import uuid
 
 from homeassistant.util import dt as dt_util
 
-from .report import SCHEMA_VERSION
+from .catalogue import Section
+from .report import SCHEMA_VERSION, only_sections
 from .store import ArchiveEntry, HistoryEntry, OutboxEntry, SubmissionData
 
 # Never more than one request an hour; also the first retry delay.
@@ -128,6 +129,11 @@ class Outbox:
             )
             queued += 1
         return queued
+
+    def restrict_reports(self, shared: Collection[Section]) -> None:
+        """Take the sections the user no longer shares out of waiting reports."""
+        for entry in self.reports():
+            entry["body"] = only_sections(entry["body"], shared)
 
     def drop_reports(self) -> None:
         """Drop every waiting report without a trace (the statistics were deleted)."""

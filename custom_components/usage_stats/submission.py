@@ -19,7 +19,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
-from .consent import may_send_reports, new_installation_id
+from .consent import may_send_reports, new_installation_id, shared_sections
 from .const import (
     CONF_ENDPOINT,
     CONF_FORMAT,
@@ -117,6 +117,10 @@ class Submission:
     async def async_start(self) -> None:
         """Pick the schedule if needed and start looking at it every minute."""
         await self.next_report.async_detect_installation_type()
+        # Waiting reports never hold a section the user stopped sharing.
+        self.outbox.restrict_reports(
+            shared_sections(self.coordinator.config_entry.options)
+        )
         if self.state["next_run"] is None:
             self.state["next_run"] = iso(
                 next_occurrence(self._schedule(), dt_util.utcnow())
