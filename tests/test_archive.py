@@ -156,7 +156,7 @@ async def test_store_1_3_gains_an_empty_archive(
     hass_storage: dict[str, Any],
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """A 1.3 file keeps everything and gains an empty archive; it is written as 1.4."""
+    """A 1.3 file keeps everything, gains an empty archive and its accepted report version."""
     freezer.move_to("2026-10-06T12:00:00+00:00")
     hass_storage[STORAGE_KEY] = STORE_1_3
     mock_config_entry.add_to_hass(hass)
@@ -169,5 +169,8 @@ async def test_store_1_3_gains_an_empty_archive(
     assert state["last_success"] == "2026-10-05T09:00:00+00:00"
     await coordinator.async_save_now()
     written = hass_storage[STORAGE_KEY]
-    assert (written["version"], written["minor_version"]) == (1, 4)
+    assert (written["version"], written["minor_version"]) == (1, 5)
     assert written["data"]["submission"]["archive"] == []
+    # Sharing before report versions existed: version 1 was accepted.
+    assert written["data"]["consent"]["report_version"] == 1
+    assert written["data"]["consent"]["declined_version"] is None

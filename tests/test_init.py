@@ -296,6 +296,6 @@ async def test_store_1_1_file_is_migrated(
     assert coordinator.submission.pending_first_day().isoformat() == "2026-10-06"
     await coordinator.async_save_now()
     written = hass_storage[STORAGE_KEY]
-    assert (written["version"], written["minor_version"]) == (1, 4)
+    assert (written["version"], written["minor_version"]) == (1, 5)
     assert written["data"]["submission"]["archive"] == []
     assert decode_days(written["data"]["days"]) == coordinator.stored["days"]

@@ -24,19 +24,56 @@ class ConsentRecord:
 
     `share_granted_at` is the moment `share` was last granted; nothing recorded
     before it is ever sent. It is cleared when consent drops below `share`, so a
-    later grant starts a new period.
+    later grant starts a new period. `report_version` is the report version the
+    user accepted while sharing (a report holds only metrics of that version or
+    older); `declined_version` the newer version the user said no to.
     """
 
     level: ConsentLevel = ConsentLevel.DISABLED
     changed_at: datetime | None = None
     share_granted_at: datetime | None = None
+    report_version: int | None = None
+    declined_version: int | None = None
 
-    def with_level(self, level: ConsentLevel, now: datetime) -> Self:
-        """Return the record after the user chose `level` at `now`."""
+    def with_level(self, level: ConsentLevel, now: datetime, version: int) -> Self:
+        """Return the record after the user chose `level` at `now`.
+
+        Granting `share` accepts the current report `version`: the user was shown
+        what it holds.
+        """
         if level == self.level and self.changed_at is not None:
             return self
-        granted = now if level is ConsentLevel.SHARE else None
-        return replace(self, level=level, changed_at=now, share_granted_at=granted)
+        sharing = level is ConsentLevel.SHARE
+        return replace(
+            self,
+            level=level,
+            changed_at=now,
+            share_granted_at=now if sharing else None,
+            report_version=version if sharing else None,
+            declined_version=None,
+        )
+
+    def accepting(self, version: int) -> Self:
+        """Return the record after the user accepted report `version`."""
+        return replace(self, report_version=version, declined_version=None)
+
+    def declining(self, version: int) -> Self:
+        """Return the record after the user declined report `version`."""
+        return replace(self, declined_version=version)
+
+    def version_to_ask(self, version: int) -> int | None:
+        """Return the newer report version to ask about, or None.
+
+        Only an installation that shares is asked; a version declined is not
+        asked about again, a later one is.
+        """
+        if self.level is not ConsentLevel.SHARE or self.report_version is None:
+            return None
+        if version <= self.report_version:
+            return None
+        if self.declined_version is not None and version <= self.declined_version:
+            return None
+        return version
 
     def as_dict(self) -> dict[str, Any]:
         """Return the record in its stored form."""
@@ -44,6 +81,8 @@ class ConsentRecord:
             "level": self.level.value,
             "changed_at": _iso(self.changed_at),
             "share_granted_at": _iso(self.share_granted_at),
+            "report_version": self.report_version,
+            "declined_version": self.declined_version,
         }
 
     @classmethod
@@ -53,6 +92,8 @@ class ConsentRecord:
             level=ConsentLevel(data["level"]),
             changed_at=_parse(data.get("changed_at")),
             share_granted_at=_parse(data.get("share_granted_at")),
+            report_version=data.get("report_version"),
+            declined_version=data.get("declined_version"),
         )
 
 

@@ -3,7 +3,8 @@
 Version 1.1 held `consent`, `installation_id` and `days`; 1.2 writes the daily
 counters compact on disk: each distinct metric and label key once in a key
 table, and each day as a string of comma-separated key index and count pairs (in memory they
-stay nested dicts); 1.3 adds `submission`; 1.4 adds the `archive` of accepted reports.
+stay nested dicts); 1.3 adds `submission`; 1.4 adds the `archive` of accepted reports;
+1.5 adds the accepted (and declined) report version to the consent record.
 """
 
 from __future__ import annotations
@@ -180,7 +181,13 @@ class UnsupportedStorageVersionError(Exception):
 def empty_data() -> StoredData:
     """Return the data of a new installation."""
     return {
-        "consent": {"level": "disabled", "changed_at": None, "share_granted_at": None},
+        "consent": {
+            "level": "disabled",
+            "changed_at": None,
+            "share_granted_at": None,
+            "report_version": None,
+            "declined_version": None,
+        },
         "installation_id": None,
         "days": {},
         "submission": empty_submission(),
@@ -213,7 +220,9 @@ class UsageStatsStore(Store[dict[str, Any]]):
         A newer major version is refused (the file is left untouched, so a
         downgrade loses nothing). 1.1 kept the daily counters as nested dicts on
         disk, 1.2 writes them compact; before 1.3 there was no `submission`, before
-        1.4 no `archive` (reports accepted before it were not kept).
+        1.4 no `archive` (reports accepted before it were not kept). Before 1.5 the
+        consent record had no report version: every metric then was of report
+        version 1, so an installation sharing then had accepted version 1.
         """
         if old_major_version > STORAGE_VERSION:
             raise UnsupportedStorageVersionError(
@@ -227,6 +236,11 @@ class UsageStatsStore(Store[dict[str, Any]]):
         data["submission"] = {**empty_submission(), **data["submission"]}
         if old_minor_version < 4:
             data["submission"]["archive"] = []
+        if old_minor_version < 5:
+            consent = data["consent"] = dict(data["consent"])
+            sharing = consent.get("level") == "share"
+            consent["report_version"] = 1 if sharing else None
+            consent["declined_version"] = None
         return data
 
     async def async_load_data(self) -> StoredData | None:
