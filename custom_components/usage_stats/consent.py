@@ -108,11 +108,6 @@ RECORDING_LEVELS: Final[Mapping[ConsentLevel, frozenset[ConsentLevel]]] = {
 }
 
 
-def may_record(level: ConsentLevel, required: ConsentLevel) -> bool:
-    """Return True when consent `level` lets a metric needing `required` be recorded."""
-    return required in RECORDING_LEVELS[level]
-
-
 def may_send_reports(level: ConsentLevel, endpoint: str | None) -> bool:
     """Return True when reports may be sent: `share` and an endpoint.
 
