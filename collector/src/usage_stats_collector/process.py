@@ -3,6 +3,10 @@
 ``with CollectorProcess("sqlite:///x.db") as collector:`` starts ``usage-stats-collector serve`` on
 a free port of 127.0.0.1, waits a bounded time for its ``usage-stats-collector ready port=N`` line
 and stops it with SIGTERM at the end (killing it if it does not exit in time).
+
+This module uses the standard library only, so a harness in another environment (the end-to-end
+test runs in Home Assistant's) can import it from ``collector/src`` and start the collector with
+the interpreter of the collector's own environment (``python=collector/.venv/bin/python``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class CollectorProcess:
         database: str,
         *options: str,
         host: str = "127.0.0.1",
+        python: str | None = None,
         stderr: IO[bytes] | int = subprocess.DEVNULL,
         env: Mapping[str, str] | None = None,
         start_timeout: float = 60.0,
@@ -39,7 +44,7 @@ class CollectorProcess:
     ) -> None:
         self.host = host
         self.command = [
-            sys.executable,
+            python or sys.executable,
             "-m",
             "usage_stats_collector",
             "serve",
