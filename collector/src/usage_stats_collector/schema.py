@@ -48,6 +48,11 @@ def _schema(name: str) -> dict[str, Any]:
     return schema
 
 
+def schema_document(name: str) -> dict[str, Any]:
+    """The parsed JSON Schema ``name`` (shared: do not modify)."""
+    return _schema(name)
+
+
 @cache
 def _validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(_schema(name), format_checker=Draft202012Validator.FORMAT_CHECKER)
