@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import IO, Self
 
 READY_LINE = re.compile(rb"usage-stats-collector ready port=(\d+)\s*")
@@ -39,6 +39,7 @@ class CollectorProcess:
         python: str | None = None,
         stderr: IO[bytes] | int = subprocess.DEVNULL,
         env: Mapping[str, str] | None = None,
+        preexec_fn: Callable[[], object] | None = None,
         start_timeout: float = 60.0,
         stop_timeout: float = 30.0,
     ) -> None:
@@ -58,6 +59,7 @@ class CollectorProcess:
         ]
         self._stderr = stderr
         self._env = dict(env) if env is not None else None
+        self._preexec_fn = preexec_fn  # e.g. lower a resource limit of the child
         self._start_timeout = start_timeout
         self._stop_timeout = stop_timeout
         self._lines: queue.Queue[bytes] = queue.Queue()
@@ -65,6 +67,13 @@ class CollectorProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
         self.port = 0
+
+    @property
+    def pid(self) -> int:
+        """The process id of the running collector."""
+        if self.process is None:
+            raise RuntimeError("the collector was not started")
+        return self.process.pid
 
     @property
     def url(self) -> str:
@@ -81,7 +90,11 @@ class CollectorProcess:
     def start(self) -> None:
         """Start the process and wait for its ready line; raise CollectorStartError otherwise."""
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            self.command, stdout=subprocess.PIPE, stderr=self._stderr, env=self._env
+            self.command,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=self._env,
+            preexec_fn=self._preexec_fn,  # noqa: PLW1509 - only for test harnesses
         )
         self._reader = threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True)
         self._reader.start()

@@ -30,9 +30,10 @@ HTTP_LOGGER = logging.getLogger("usage_stats_collector.http")
 
 DEFAULT_MAX_CONNECTIONS = 1000
 DEFAULT_HEADER_TIMEOUT = 10.0
-# File descriptors kept free for the database, the listening socket and connections accepted in
-# one batch before the limit applies.
+# File descriptors kept free for the database, the listening socket and the connections asyncio
+# accepts in a batch (up to the listen backlog, twice) before the limit applies to them.
 RESERVED_DESCRIPTORS = 200
+LISTEN_BACKLOG = 64
 BUSY_RESPONSE = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 24\r\n"
     b"Connection: close\r\nServer: usage-stats-collector\r\n\r\n"
@@ -164,4 +165,4 @@ class LimitedSite(web.SockSite):
         assert server is not None
         self.limiter = ConnectionLimiter(server, self._max_connections)
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self.limiter, sock=self._sock, backlog=self._backlog)
+        self._server = await loop.create_server(self.limiter, sock=self._sock, backlog=LISTEN_BACKLOG)
