@@ -46,7 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the collector (migrates the database first)")
+    # No abbreviations: "--admin-token X" must not be taken for "--admin-token-file X".
+    serve = commands.add_parser(
+        "serve", help="run the collector (migrates the database first)", allow_abbrev=False
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument(
         "--port", type=int, default=8080, help="port to bind; 0 picks a free one (default 8080)"

@@ -8,7 +8,6 @@ Schema cannot state (a report's period must be consistent and recent) are in the
 
 from __future__ import annotations
 
-import copy
 from functools import cache
 from typing import Any
 
@@ -20,10 +19,9 @@ _COMPONENTS = "#/components/schemas/"
 _UUID = "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 
 
-def _component(name: str, schemas: dict[str, Any]) -> dict[str, Any]:
-    """A JSON Schema as a component: ``$defs`` hoisted to ``<name>.<def>``, references rewritten."""
-    schema = copy.deepcopy(schema_document(name))
-    prefix = schema["title"].split()[2].capitalize()  # "Report" / "Deletion"
+def _component(name: str, prefix: str, schemas: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema as component ``prefix``: ``$defs`` hoisted to ``<prefix>.<def>``, refs rewritten."""
+    schema = schema_document(name)
     for key in ("$schema", "$id"):
         schema.pop(key, None)
 
@@ -97,8 +95,8 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
-    report = _component(REPORT_SCHEMA, schemas)
-    deletion = _component(DELETION_SCHEMA, schemas)
+    report = _component(REPORT_SCHEMA, "Report", schemas)
+    deletion = _component(DELETION_SCHEMA, "Deletion", schemas)
     otlp = {
         "type": "object",
         "description": (

@@ -49,8 +49,10 @@ def _schema(name: str) -> dict[str, Any]:
 
 
 def schema_document(name: str) -> dict[str, Any]:
-    """The parsed JSON Schema ``name`` (shared: do not modify)."""
-    return _schema(name)
+    """The JSON Schema ``name`` as in its file (a fresh copy: the compiled validator rewrites the
+    references of the one it was given)."""
+    document: dict[str, Any] = json.loads(schema_path(name).read_text(encoding="utf-8"))
+    return document
 
 
 @cache
