@@ -75,5 +75,6 @@ def test_schemathesis_finds_no_failure(tmp_path: Path) -> None:
             check=False,
             cwd=tmp_path,
         )
+    print(result.stdout[-1200:])  # the summary, shown with pytest -s
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert "No issues found" in result.stdout or " passed" in result.stdout
