@@ -243,6 +243,10 @@ def test_logs_name_no_client_and_show_no_traceback_for_client_faults(
 
     answers = asyncio.run(abuse())
     assert [answer.split(b" ", 2)[1] for answer in answers] == [b"400", b"400", b"400", b"400", b"408"]
+    for answer in answers:
+        head = answer.split(b"\r\n\r\n")[0].lower()
+        assert b"server: usage-stats-collector\r\n" in head + b"\r\n"
+        assert b"x-content-type-options: nosniff" in head
     assert collector.stop() == 0
     text = log.read_text()
     assert "127.0.0.1" not in text

@@ -155,3 +155,18 @@ async def test_limits_must_be_positive(tmp_path: Path, option: str) -> None:
     args = cli._parser().parse_args(["serve", option, "0", "--database", f"sqlite:///{tmp_path}/x.db"])
     with pytest.raises(SystemExit, match="must be positive"):
         await cli._serve(args)
+
+
+async def test_malformed_http_gets_json_without_a_server_version(
+    limited: tuple[int, server.ConnectionLimiter], caplog: pytest.LogCaptureFixture
+) -> None:
+    port, _ = limited
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n")
+    answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert b"Server: usage-stats-collector\r\n" in head + b"\r\n"
+    assert body == b'{"error": "malformed request"}'
+    assert "127.0.0.1" not in caplog.text

@@ -24,6 +24,8 @@ from typing import Any, cast
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
 
 _LOGGER = logging.getLogger(__name__)
 HTTP_LOGGER = logging.getLogger("usage_stats_collector.http")
@@ -34,6 +36,13 @@ DEFAULT_HEADER_TIMEOUT = 10.0
 # accepts in a batch (up to the listen backlog, twice) before the limit applies to them.
 RESERVED_DESCRIPTORS = 200
 LISTEN_BACKLOG = 64
+# The headers of the answers the server gives without the application (malformed HTTP).
+ERROR_HEADERS = {
+    "Server": "usage-stats-collector",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
 BUSY_RESPONSE = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 24\r\n"
     b"Connection: close\r\nServer: usage-stats-collector\r\n\r\n"
@@ -118,6 +127,21 @@ class _Handler(RequestHandler):
     def connection_lost(self, exc: BaseException | None) -> None:
         self._limiter.discard(self)
         super().connection_lost(exc)
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> StreamResponse:
+        """aiohttp's answer to malformed HTTP, as JSON and without its version in ``Server``."""
+        # aiohttp's own logs the error (through the filter) and raises once a response has started.
+        super().handle_error(request, status, exc, message)
+        reason = "malformed request" if status < 500 else "internal error"
+        error = web.json_response({"error": reason}, status=status, headers=ERROR_HEADERS)
+        error.force_close()
+        return error
 
 
 class ConnectionLimiter:
