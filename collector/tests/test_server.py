@@ -166,7 +166,7 @@ async def test_malformed_http_gets_json_without_a_server_version(
     answer = await asyncio.wait_for(reader.read(), 5)
     writer.close()
     head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 400 ")
+    assert head.split(b" ", 2)[1] == b"400"
     assert b"Server: usage-stats-collector\r\n" in head + b"\r\n"
     assert body == b'{"error": "malformed request"}'
     assert "127.0.0.1" not in caplog.text
