@@ -269,7 +269,7 @@ def openapi_document() -> dict[str, Any]:
             "version": __version__,
             "description": (
                 "The reference collector of the usage_stats Home Assistant integration: it accepts "
-                "anonymous weekly reports and publishes k-anonymous aggregates."
+                "pseudonymous weekly reports and publishes k-anonymous aggregates."
             ),
             "license": {"name": "MIT", "identifier": "MIT"},
         },
