@@ -24,7 +24,7 @@ import httpx
 import pytest
 from usage_stats_collector.process import CollectorProcess, CollectorStartError
 
-from .octoprint_server import HOST, OctoPrintServer, free_port
+from devtools.octoprint_server import HOST, OctoPrintServer, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 DEV_CONFIG = REPO / "config" / "configuration.yaml"

@@ -4,7 +4,7 @@ OctoPrint (PyPI `octoprint`, in `.venv-octoprint` made by `scripts/setup`) runs
 headless from a base directory written here: first run and wizards done, access
 control with one admin user, the bundled virtual printer on the serial port
 `VIRTUAL`, connected at start-up. Used by the end-to-end tests and by
-`scripts/develop` (`tests_e2e.develop_printers`).
+`scripts/develop` (`devtools.develop`).
 
 The virtual printer simulates move durations from the feed rate, so a job made by
 `gcode_job` takes about the seconds asked for: quick, but a real print for
@@ -14,7 +14,7 @@ a lost serial line).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 import contextlib
 import ctypes
 from dataclasses import dataclass, field
@@ -27,6 +27,7 @@ import socket
 import subprocess
 import time
 from typing import Any, Self
+import uuid
 
 import httpx
 
@@ -55,7 +56,7 @@ def free_port() -> int:
         return port
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+def die_with_parent() -> None:  # pragma: no cover - runs in the child
     """Let Linux send SIGTERM to this child when its parent dies (PR_SET_PDEATHSIG)."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
@@ -76,7 +77,7 @@ def gcode_job(seconds: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _config_yaml() -> str:
+def _config_yaml(upnp_uuid: str) -> str:
     """Return OctoPrint's config.yaml: headless, virtual printer, no online services."""
     config: dict[str, Any] = {
         "server": {
@@ -100,7 +101,12 @@ def _config_yaml() -> str:
             # Home Assistant's config flow reads the server's UPnP id from the
             # discovery plugin's `discovery.xml`; its announcements stay on the
             # loopback interface.
-            "discovery": {"addresses": [HOST], "interfaces": ["lo"]},
+            # The UPnP id is Home Assistant's unique id of the server: kept.
+            "discovery": {
+                "addresses": [HOST],
+                "interfaces": ["lo"],
+                "upnpUuid": upnp_uuid,
+            },
             "virtual_printer": {
                 "enabled": True,
                 # Time per line sent: the default (10 ms).
@@ -146,6 +152,11 @@ class OctoPrintServer:
         """Return the driver's app key (kept in the base directory)."""
         return (self.basedir / "driver-key").read_text(encoding="utf-8").strip()
 
+    @property
+    def upnp_uuid(self) -> str:
+        """Return the server's UPnP id (kept in the base directory)."""
+        return (self.basedir / "upnp-uuid").read_text(encoding="utf-8").strip()
+
     def prepare(self) -> None:
         """Write the base directory: config, the admin user, the driver's app key.
 
@@ -153,7 +164,11 @@ class OctoPrintServer:
         keeps its identity, as a real one does).
         """
         self.basedir.mkdir(parents=True, exist_ok=True)
-        (self.basedir / "config.yaml").write_text(_config_yaml(), encoding="utf-8")
+        if not (self.basedir / "upnp-uuid").exists():
+            (self.basedir / "upnp-uuid").write_text(str(uuid.uuid4()), encoding="utf-8")
+        (self.basedir / "config.yaml").write_text(
+            _config_yaml(self.upnp_uuid), encoding="utf-8"
+        )
         if not (self.basedir / "users.yaml").exists():
             password = secrets.token_urlsafe(16)
             subprocess.run(  # noqa: S603
@@ -215,7 +230,7 @@ class OctoPrintServer:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, "NO_COLOR": "1"},
-                preexec_fn=_die_with_parent,  # noqa: PLW1509
+                preexec_fn=die_with_parent,  # noqa: PLW1509
             )
 
     def wait_until_operational(self, timeout: float = START_TIMEOUT) -> None:
@@ -271,6 +286,33 @@ class OctoPrintServer:
                 raise TimeoutError(msg)
             time.sleep(interval)
 
+    @contextlib.contextmanager
+    def _admin(self) -> Iterator[Callable[..., httpx.Response]]:
+        """Log in as the admin, as OctoPrint's web interface does; yield a requester.
+
+        The login page sets the CSRF cookie that every POST must echo in a header.
+        """
+        with httpx.Client(base_url=self.url, timeout=HTTP_TIMEOUT) as session:
+            session.get("/login").raise_for_status()
+            cookie = f"csrf_token_P{self.port}"
+
+            def request(
+                method: str, path: str, body: dict[str, Any] | None = None
+            ) -> httpx.Response:
+                return session.request(
+                    method,
+                    path,
+                    json=body,
+                    headers={"X-CSRF-Token": session.cookies[cookie]},
+                ).raise_for_status()
+
+            request(
+                "POST",
+                "/api/login",
+                {"user": self.username, "pass": self.password, "remember": False},
+            )
+            yield request
+
     def approve_app_keys(self, app: str) -> int:
         """Approve, as the admin, the pending app key requests of `app`.
 
@@ -278,33 +320,28 @@ class OctoPrintServer:
         in (credentials just checked), list the pending requests, decide `true`.
         Returns how many requests were approved.
         """
-        with httpx.Client(base_url=self.url, timeout=HTTP_TIMEOUT) as session:
-            # The login page sets the CSRF cookie that the POSTs must echo.
-            session.get("/login").raise_for_status()
-            cookie = f"csrf_token_P{self.port}"
-
-            def post(path: str, body: dict[str, Any]) -> httpx.Response:
-                return session.post(
-                    path,
-                    json=body,
-                    headers={"X-CSRF-Token": session.cookies[cookie]},
-                )
-
-            post(
-                "/api/login",
-                {"user": self.username, "pass": self.password, "remember": False},
-            ).raise_for_status()
-            pending: dict[str, dict[str, Any]] = (
-                session.get("/api/plugin/appkeys").raise_for_status().json()["pending"]
-            )
+        with self._admin() as request:
+            pending: dict[str, dict[str, Any]] = request(
+                "GET", "/api/plugin/appkeys"
+            ).json()["pending"]
             approved = 0
-            for user_token, request in pending.items():
-                if request.get("app_id") == app:
-                    post(
-                        f"/plugin/appkeys/decision/{user_token}", {"decision": True}
-                    ).raise_for_status()
+            for user_token, decision in pending.items():
+                if decision.get("app_id") == app:
+                    request(
+                        "POST",
+                        f"/plugin/appkeys/decision/{user_token}",
+                        {"decision": True},
+                    )
                     approved += 1
             return approved
+
+    def generate_app_key(self, app: str) -> str:
+        """Generate an app key for `app` as the admin (OctoPrint's user settings)."""
+        with self._admin() as request:
+            key: str = request(
+                "POST", "/api/plugin/appkeys", {"command": "generate", "app": app}
+            ).json()["api_key"]
+            return key
 
 
 class OctoPrintClient:
