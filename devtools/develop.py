@@ -5,9 +5,9 @@ Starts two OctoPrint servers with their virtual printers (base directories under
 Home Assistant has a config entry of its core `octoprint` integration for each (the
 address changes every run, so the entries are updated before Home Assistant
 starts), starts Home Assistant on http://127.0.0.1:8123, and then drives the
-printers: each starts a job about every minute, and the jobs end in turn as
-completed, cancelled, failed (a firmware error) and interrupted (the serial line
-drops), the way real jobs end. Usage Statistics, once added with its defaults,
+printers: each starts a job about every minute and a half, and in turn a job
+completes, is cancelled, or is ended by a firmware error or a lost serial line
+(the printer is connected again afterwards), the way real jobs end. Usage Statistics, once added with its defaults,
 counts two OctoPrint printers and their jobs.
 
 Everything started here stops with it: on Ctrl+C or SIGTERM, and, should this
@@ -147,12 +147,12 @@ def _drop(client: OctoPrintClient, stopping: threading.Event) -> None:
 
 # The endings, in turn: most jobs complete, as in a real workshop.
 ENDINGS: tuple[tuple[str, Callable[[OctoPrintClient, threading.Event], None]], ...] = (
-    ("completed", _complete),
-    ("cancelled", _cancel),
-    ("completed", _complete),
-    ("failed", _fail),
-    ("completed", _complete),
-    ("interrupted", _drop),
+    ("completes", _complete),
+    ("is cancelled", _cancel),
+    ("completes", _complete),
+    ("ends by a firmware error", _fail),
+    ("completes", _complete),
+    ("ends by a lost serial line", _drop),
 )
 
 
@@ -179,11 +179,11 @@ class Driver:
             client.upload("development-job.gcode", gcode_job(JOB_SECONDS))
             if self.stopping.wait(self.delay):
                 return
-            for outcome, end in itertools.cycle(ENDINGS):
+            for ending, end in itertools.cycle(ENDINGS):
                 self._wait_operational(client)
                 if self.stopping.is_set():
                     return
-                _LOGGER.info("%s: a job starts; it will end %s", name, outcome)
+                _LOGGER.info("%s: a job starts; it %s", name, ending)
                 client.print_file("development-job.gcode")
                 end(client, self.stopping)
                 if self.stopping.wait(PAUSE):

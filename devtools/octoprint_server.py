@@ -357,6 +357,14 @@ class OctoPrintClient:
         """Close the HTTP client."""
         self._http.close()
 
+    def __enter__(self) -> Self:
+        """Use the client in a `with` block, which closes it."""
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Close the HTTP client."""
+        self.close()
+
     def connection_state(self) -> str:
         """Return the serial connection's state (`Operational`, `Closed`, ...)."""
         state: str = (

@@ -204,6 +204,23 @@ class HomeAssistantConfig:
         )
         return HomeAssistant(process, self.config_dir, self.url)
 
+    def stop(self) -> None:
+        """Stop the Home Assistant processes started from this configuration."""
+        for process in self.started:
+            stop(process)
+
+    def log_problems(self) -> list[str]:
+        """Return this integration's ERROR and WARNING records in Home Assistant's logs.
+
+        Home Assistant keeps the previous run's log as `home-assistant.log.1`.
+        """
+        return [
+            problem
+            for name in ("home-assistant.log.1", "home-assistant.log")
+            if (log := self.config_dir / name).exists()
+            for problem in integration_log_problems(log)
+        ]
+
 
 @pytest.fixture
 def home_assistant_config(
@@ -234,8 +251,7 @@ def home_assistant_config(
     try:
         yield config
     finally:
-        for process in config.started:
-            stop(process)
+        config.stop()
 
 
 def onboard(url: str) -> str:

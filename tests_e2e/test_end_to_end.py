@@ -291,3 +291,8 @@ def test_submit_and_delete_through_a_real_collector(
         "weeks": [],
         "suppressed_weeks": 0,
     }
+
+    # Nothing of this in Home Assistant's log: no ERROR or WARNING of ours, up to
+    # and including the stop.
+    home_assistant_config.stop()
+    assert home_assistant_config.log_problems() == []
