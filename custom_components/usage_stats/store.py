@@ -9,6 +9,7 @@ stay nested dicts); 1.3 adds `submission`.
 from __future__ import annotations
 
 import copy
+import inspect
 from typing import Any, Literal, TypedDict
 
 from homeassistant.core import HomeAssistant
@@ -172,6 +173,15 @@ def empty_data() -> StoredData:
     }
 
 
+# Every write is a snapshot taken on the event loop, safe to serialize in a worker thread.
+# Home Assistant 2025.4 always serializes there; from 2026.2 only when the store says so.
+THREAD_SAFE_DATA: dict[str, Any] = (
+    {"serialize_in_event_loop": False}
+    if "serialize_in_event_loop" in inspect.signature(Store.__init__).parameters
+    else {}
+)
+
+
 class UsageStatsStore(Store[dict[str, Any]]):
     """The integration's store, file `.storage/usage_stats.data`, private to the owner.
 
@@ -188,6 +198,7 @@ class UsageStatsStore(Store[dict[str, Any]]):
             private=True,
             atomic_writes=True,
             minor_version=STORAGE_MINOR_VERSION,
+            **THREAD_SAFE_DATA,
         )
 
     async def _async_migrate_func(
