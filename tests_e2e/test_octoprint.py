@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 import json
 from pathlib import Path
+import time
 from typing import Any
 
 import httpx
@@ -44,6 +45,9 @@ HA_RUNNING_TIMEOUT = 60.0
 # Home Assistant refreshes the octoprint entities at most every 10 s on request.
 SYNC_TIMEOUT = 45.0
 OCTOPRINT_TIMEOUT = 60.0
+# How long Usage Statistics may take to decide how a job ended, once Home
+# Assistant shows the printer idle again.
+SETTLE_TIMEOUT = 30.0
 # The entities of the (only) OctoPrint entry; its device is named "OctoPrint".
 CURRENT_STATE = "sensor.octoprint_current_state"
 JOB_PERCENTAGE = "sensor.octoprint_job_percentage"
@@ -140,6 +144,32 @@ def back_to_operational(client: OctoPrintClient, printer: HomeAssistantPrinter) 
     printer.refresh_until(
         "the printer operational again", lambda state, _: state == "Operational"
     )
+
+
+def export_data(ha: httpx.Client) -> dict[str, Any]:
+    """Return what `usage_stats.export` returns."""
+    response = ha.post(f"/api/services/{DOMAIN}/export?return_response", json={})
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()["service_response"]
+    return data
+
+
+def settled_export(ha: httpx.Client) -> dict[str, Any]:
+    """Return the export once every started job has its outcome, or at the timeout.
+
+    Usage Statistics may decide a job's ending some seconds after Home Assistant
+    shows it (the other entities of the same update may still come); at the
+    timeout the last export is returned, for the assertions to tell what is
+    missing.
+    """
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while True:
+        export = export_data(ha)
+        jobs = job_counts(export)
+        outcomes = sum(count for key, count in jobs.items() if key != "started")
+        if outcomes == jobs.get("started", 0) or time.monotonic() >= deadline:
+            return export
+        time.sleep(1.0)
 
 
 def job_counts(export: dict[str, Any]) -> dict[str, int]:
@@ -259,9 +289,7 @@ def test_jobs_of_a_real_octoprint_end_in_one_outcome_each(
         back_to_operational(client, printer)
 
         # Usage Statistics counted one OctoPrint printer and each job once.
-        export = ha.post(
-            f"/api/services/{DOMAIN}/export?return_response", json={}
-        ).json()["service_response"]
+        export = settled_export(ha)
         last_day = export["days"][max(export["days"])]
         assert last_day[PRINTERS_BY_TYPE.name] == {"octoprint": 1}
         jobs = job_counts(export)
@@ -302,10 +330,7 @@ def test_jobs_of_a_real_octoprint_end_in_one_outcome_each(
             f"/api/config/config_entries/entry/{usage_stats['entry_id']}/reload"
         )
         assert reloaded.status_code == 200, reloaded.text
-        export = ha.post(
-            f"/api/services/{DOMAIN}/export?return_response", json={}
-        ).json()["service_response"]
-        assert job_counts(export) == jobs
+        assert job_counts(settled_export(ha)) == jobs
 
     home_assistant_config.stop()
     assert_nothing_identifying(home_assistant_config.storage_dir, octoprint, api_key)
