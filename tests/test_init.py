@@ -118,7 +118,7 @@ async def test_consent_record_is_dated(
     assert coordinator.consent.changed_at == granted
     assert coordinator.installation_id == installation_id
 
-    # Lowering consent clears the grant; the id is kept for a deletion request.
+    # Lowering consent clears the grant and replaces the id (nothing was sent with it).
     hass.config_entries.async_update_entry(
         mock_config_entry,
         options={**mock_config_entry.options, CONF_CONSENT: "disabled"},
@@ -128,7 +128,7 @@ async def test_consent_record_is_dated(
     assert coordinator.consent.level == "disabled"
     assert coordinator.consent.share_granted_at is None
     assert coordinator.consent.changed_at == dt_util.utcnow()
-    assert coordinator.installation_id == installation_id
+    assert coordinator.installation_id not in (None, installation_id)
 
 
 async def test_remove_entry_deletes_store(
@@ -342,5 +342,6 @@ async def test_store_1_1_file_is_migrated(
     assert coordinator.submission.pending_first_day().isoformat() == "2026-10-06"
     await coordinator.async_save_now()
     written = hass_storage[STORAGE_KEY]
-    assert (written["version"], written["minor_version"]) == (1, 3)
+    assert (written["version"], written["minor_version"]) == (1, 5)
+    assert written["data"]["submission"]["archive"] == []
     assert decode_days(written["data"]["days"]) == coordinator.stored["days"]

@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import uuid
 from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from usage_stats_collector.server import handler_options
+
+# The receive date of the app under test (the settings fixture's clock): BASE_REPORT's week has
+# just ended, so its period is recent.
+TODAY = dt.date(2025, 5, 5)
+
+
+def fixed_clock() -> dt.datetime:
+    """The clock of the app under test: noon UTC on TODAY."""
+    return dt.datetime.combine(TODAY, dt.time(12), dt.UTC)
 
 
 def new_id() -> str:
@@ -45,3 +60,20 @@ def make_report(installation_id: str | None = None, **changes: Any) -> dict[str,
     report["installation_id"] = installation_id or new_id()
     report.update(copy.deepcopy(changes))
     return report
+
+
+def recent_report(installation_id: str | None = None) -> dict[str, Any]:
+    """A valid report of the ISO week that ended before today (for real processes, real clock)."""
+    today = dt.datetime.now(dt.UTC).date()
+    start = today - dt.timedelta(days=today.isoweekday() + 6)
+    end = start + dt.timedelta(days=6)
+    return make_report(installation_id, period={"start": str(start), "end": str(end), "days": 7})
+
+
+async def open_client(app: web.Application) -> TestClient[Any, Any]:
+    """A started test client of ``app``, served with the options of the real server."""
+    server = TestServer(app)
+    await server.start_server(**handler_options())
+    client: TestClient[Any, Any] = TestClient(server)
+    await client.start_server()
+    return client

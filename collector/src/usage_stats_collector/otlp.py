@@ -6,6 +6,7 @@ Schema as a JSON report; anything the mapping does not know is refused rather th
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 SCOPE = "usage_stats"
@@ -37,6 +38,10 @@ _METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+# An int64 in OTLP JSON is a decimal string: ASCII digits, no sign but a leading "-", no "-0".
+_INT64 = re.compile(r"0|-?[1-9][0-9]{0,17}", re.ASCII)
+
+
 class OtlpError(ValueError):
     """The body is not an OTLP metrics export in the usage_stats mapping."""
 
@@ -65,7 +70,7 @@ def _int(value: Any, what: str) -> int:
         raise OtlpError(f"{what} must be an integer")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.lstrip("-").isdigit() and len(value) <= 20:
+    if isinstance(value, str) and _INT64.fullmatch(value):
         return int(value)
     raise OtlpError(f"{what} must be an integer")
 
@@ -147,26 +152,46 @@ def otlp_to_report(body: Any) -> dict[str, Any]:
     if _field(scope, "name") != SCOPE:
         raise OtlpError("scope name must be usage_stats")
 
-    report: dict[str, Any] = {
-        "printer_fleet": {"printers": 0, "types": {}},
-        "features": {},
-        "jobs": {outcome: {} for outcome in _OUTCOMES} | {"duration": {}},
-        "events": {},
-        "errors": {},
-    }
+    report: dict[str, Any] = {}
     _resource(_attributes(_list(_field(resource, "resource") or {}, "attributes"), "resource"), report)
 
     names_seen: set[str] = set()
     for metric in _list(scope_metrics[0], "metrics"):
         name = _field(metric, "name")
+        if not isinstance(name, str):
+            raise OtlpError("metric name must be a string")
         if name not in _METRICS:
-            raise OtlpError(f"unknown metric {name}")
+            raise OtlpError(f"unknown metric {name[:80]}")
         if name in names_seen:
             raise OtlpError(f"metric {name} appears twice")
         names_seen.add(name)
+        # A section is in the report when one of its metrics is in the body (even empty):
+        # the sender leaves the metrics of a section the user does not share out entirely.
+        section = _SECTION_OF[name]
+        if section not in report:
+            report[section] = _empty_section(section)
         for attributes, value in _points(metric, name):
             _apply(report, name, attributes, value)
     return report
+
+
+_SECTION_OF = {
+    "usage_stats.printers": "printer_fleet",
+    "usage_stats.printers.by_type": "printer_fleet",
+    "usage_stats.features": "features",
+    "usage_stats.jobs": "jobs",
+    "usage_stats.jobs.duration": "jobs",
+    "usage_stats.events": "events",
+    "usage_stats.errors": "errors",
+}
+
+
+def _empty_section(section: str) -> Any:
+    if section == "printer_fleet":
+        return {"printers": 0, "types": {}}
+    if section == "jobs":
+        return {outcome: {} for outcome in _OUTCOMES} | {"duration": {}}
+    return {}
 
 
 def _apply(report: dict[str, Any], name: str, attributes: dict[str, Any], value: int) -> None:
