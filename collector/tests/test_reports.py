@@ -160,8 +160,9 @@ async def test_deletion_removes_reports_and_contributions(client: Client, storag
     assert response.status == 200
     assert (await response.json())["reports_deleted"] == 0
     assert await _totals(storage) == baseline
-    # The rate-limit row is gone too: the installation may report again at once.
-    assert (await client.post("/v1/reports", json=make_report(gone))).status == 201
+    # The installation id is gone for good: its reports are refused (a new id is a new start).
+    assert (await client.post("/v1/reports", json=make_report(gone))).status == 410
+    assert (await client.post("/v1/reports", json=make_report())).status == 201
 
 
 async def test_deletion_validates(client: Client) -> None:

@@ -23,6 +23,8 @@ PRINTERS = "printers"
 PRINTER_TYPE = "printer_type"
 FEATURE = "feature"
 FEATURE_ON = "feature.on"
+FEATURE_OFF = "feature.off"
+NONEMPTY = "nonempty"
 JOB_OUTCOMES = ("started", "completed", "failed", "cancelled")
 JOBS_DURATION = "jobs.duration"
 DURATION_BUCKETS = ("lt_30m", "30m_1h", "1h_2h", "2h_4h", "4h_8h", "8h_24h", "gt_24h")
@@ -53,6 +55,7 @@ def shard_of(installation_id: str) -> int:
 def contributions(report: Mapping[str, Any]) -> Contributions:
     """Turn a validated report into its aggregate contributions."""
     out: Contributions = {(ACTIVE, ""): 1}
+    described = len(INSTALL_FIELDS) + 1  # active and the installation's descriptors
 
     def add(metric: str, key: str, value: Any) -> None:
         number = int(value)
@@ -69,6 +72,7 @@ def contributions(report: Mapping[str, Any]) -> Contributions:
     for feature, states in report["features"].items():
         add(FEATURE, feature, int(states["on"]) + int(states["off"]))
         add(FEATURE_ON, feature, states["on"])
+        add(FEATURE_OFF, feature, states["off"])
     jobs = report["jobs"]
     for outcome in JOB_OUTCOMES:
         for type_, count in jobs[outcome].items():
@@ -81,6 +85,10 @@ def contributions(report: Mapping[str, Any]) -> Contributions:
         for error_type, count in types.items():
             add(ERRORS, component, count)
             add(ERROR_TYPE, f"{component}:{error_type}", count)
+    if len(out) > described:
+        # The installation reported something beyond being there: it counts towards the k
+        # installations a week needs to be published.
+        out[(NONEMPTY, "")] = 1
     return out
 
 

@@ -84,13 +84,22 @@ async def _security_headers(request: web.Request, handler: Handler) -> web.Strea
     return response
 
 
+_REFUSED = {
+    Outcome.RATE_LIMITED: (429, "one report per installation per hour"),
+    Outcome.TOO_MANY_NEW: (429, "too many new installations this week"),
+    Outcome.DELETED: (410, "installation deleted"),
+}
+
+
 async def _store(request: web.Request, report: Any, *, otlp: bool) -> web.Response:
     reason = validate_report(report)
     if reason is not None:
         return _error(400, reason)
     result = await request.app[STORAGE_KEY].submit_report(report)
-    if result.outcome is Outcome.RATE_LIMITED:
-        return _error(429, "one report per installation per hour", **{"Retry-After": str(result.retry_after)})
+    if result.outcome in _REFUSED:
+        status, reason = _REFUSED[result.outcome]
+        headers = {"Retry-After": str(result.retry_after)} if result.retry_after is not None else {}
+        return _error(status, reason, **headers)
     if otlp:
         return web.json_response({}, status=200)  # an OTLP ExportMetricsServiceResponse
     if result.outcome is Outcome.DUPLICATE:
