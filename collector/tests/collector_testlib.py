@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
+import time
 import uuid
 from typing import Any
 
@@ -68,3 +70,15 @@ async def aggregates_of_stored_reports(storage: Any) -> dict[tuple[str, str, str
             total, count = expected.get((week, metric, key), (0, 0))
             expected[(week, metric, key)] = (total + value, count + 1)
     return expected
+
+
+def week_period(monday: dt.date) -> dict[str, Any]:
+    """The period of a whole ISO week starting on ``monday``."""
+    return {"start": monday.isoformat(), "end": (monday + dt.timedelta(days=6)).isoformat(), "days": 7}
+
+
+def current_period(now: float | None = None) -> dict[str, Any]:
+    """The period from this week's Monday to today (UTC): a report the collector takes today."""
+    today = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.UTC).date()
+    monday = today - dt.timedelta(days=today.weekday())
+    return {"start": monday.isoformat(), "end": today.isoformat(), "days": today.weekday() + 1}

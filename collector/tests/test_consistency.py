@@ -4,15 +4,20 @@ equal a recomputation from the stored reports, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector_testlib import aggregates_of_stored_reports, make_report, new_id
 from usage_stats_collector.app import Settings, create_app
-from usage_stats_collector.storage import Outcome, Storage
+from usage_stats_collector.statements import PostgresStatements
+from usage_stats_collector.storage import Outcome, Storage, _submit_postgresql
 
 PAIRS = 60
 
@@ -116,3 +121,85 @@ async def test_tombstones_last_as_long_as_reports_are_retained(storage: Storage)
     # The old tombstone is purged with the reports of its time; the recent one stays.
     assert (await storage.submit_report(make_report(recent), now=now)).outcome is Outcome.DELETED
     assert (await storage.submit_report(make_report(gone), now=now)).outcome is Outcome.ACCEPTED
+
+
+async def _wait_until_blocked_by(storage: Storage, pid: int) -> None:
+    """Wait (bounded) until another backend waits for a lock held by the backend ``pid``."""
+    query = text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))")
+    async with storage.engine.connect() as conn:
+        for _ in range(1000):
+            if (await conn.execute(query, {"pid": pid})).scalar_one():
+                return
+            await conn.rollback()
+            await asyncio.sleep(0.01)
+    raise AssertionError("nothing waited for the lock")
+
+
+@contextlib.asynccontextmanager
+async def _open_transaction(storage: Storage) -> AsyncIterator[tuple[AsyncConnection, int]]:
+    if storage.is_sqlite:
+        pytest.skip("SQLite runs one writer at a time: no statement waits for another's lock")
+    async with storage.engine.connect() as conn:
+        pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        yield conn, pid
+
+
+async def test_report_committed_while_a_second_report_waits(
+    make_storage: Callable[[], Awaitable[Storage]],
+) -> None:
+    """A second report of the week whose snapshot predates a report committed before it got the
+    lock (the two an hour apart by their clocks) still counts the installation once per key."""
+    first, second = await make_storage(), await make_storage()
+    now = time.time()
+    installation = new_id()
+    await first.submit_report(make_report(installation, events={"ha_start": 1}), now=now - 7200)
+    async with _open_transaction(first) as (conn, pid):
+        item, params = first.prepare(make_report(installation, events={"custom_a": 1}), now)
+        assert isinstance(first._statements, PostgresStatements)
+        outcome = await _submit_postgresql(conn, first._statements, item, params)
+        assert outcome.outcome is Outcome.ACCEPTED
+        waiting = asyncio.create_task(
+            second.submit_report(make_report(installation, events={"custom_a": 2}), now=now + 3600)
+        )
+        await _wait_until_blocked_by(second, pid)
+        await conn.commit()
+    assert (await waiting).outcome is Outcome.ACCEPTED
+    await _assert_consistent(first)
+    totals = {(w, m, k): (t, i) for w, m, k, t, i in await first.aggregate_rows()}
+    assert totals[("2025-W18", "events", "custom_a")] == (3, 1)
+    assert totals[("2025-W18", "active", "")] == (3, 1)
+
+
+async def test_report_waiting_for_a_deletion_is_refused(
+    make_storage: Callable[[], Awaitable[Storage]],
+) -> None:
+    deleting, reporting = await make_storage(), await make_storage()
+    installation = new_id()
+    await reporting.submit_report(make_report(installation), now=time.time() - 7200)
+    async with _open_transaction(deleting) as (conn, pid):
+        assert await deleting.delete_in(conn, installation) == 1
+        waiting = asyncio.create_task(reporting.submit_report(make_report(installation)))
+        await _wait_until_blocked_by(reporting, pid)
+        await conn.commit()
+    assert (await waiting).outcome is Outcome.DELETED
+    assert await reporting.count_reports() == 0
+    assert await reporting.aggregate_rows() == []
+
+
+async def test_deletion_waiting_for_a_report_deletes_and_subtracts_it(
+    make_storage: Callable[[], Awaitable[Storage]],
+) -> None:
+    reporting, deleting = await make_storage(), await make_storage()
+    installation = new_id()
+    async with _open_transaction(reporting) as (conn, pid):
+        item, params = reporting.prepare(make_report(installation), time.time())
+        assert isinstance(reporting._statements, PostgresStatements)
+        assert (
+            await _submit_postgresql(conn, reporting._statements, item, params)
+        ).outcome is Outcome.ACCEPTED
+        waiting = asyncio.create_task(deleting.delete_installation(installation))
+        await _wait_until_blocked_by(deleting, pid)
+        await conn.commit()
+    assert await waiting == 1
+    assert await deleting.count_reports() == 0
+    assert await deleting.aggregate_rows() == []

@@ -12,7 +12,6 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from collector_testlib import make_report, new_id
-from usage_stats_collector.aggregates import publish
 from usage_stats_collector.app import Settings, create_app
 from usage_stats_collector.storage import Outcome, Storage
 
@@ -205,10 +204,9 @@ async def test_parallel_posts_of_one_submission_store_it_once(
             *(clients[i % 2].post("/v1/reports", json=r) for i, r in enumerate(reports))
         )
         assert {response.status for response in responses} == {201}
-        stats = publish(await storages[1].aggregate_rows(), 1)
-        week = stats["weeks"][0]
-        assert week["installations"] == 42
-        assert week["printer_types"]["bambu_x1c"] == {"total": 42, "installations": 42}
+        totals = await _totals(storages[1])
+        assert totals[("2025-W18", "active", "")] == (42, 42)
+        assert totals[("2025-W18", "printer_type", "bambu_x1c")] == (42, 42)
     finally:
         for test_client in clients:
             await test_client.close()

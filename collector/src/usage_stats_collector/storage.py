@@ -38,11 +38,13 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from .aggregates import SHARDS, Contributions, contributions, iso_week, shard_of
-from .models import aggregates, installation_rate, new_installations, reports
+from .models import aggregates, installation_rate, new_installations, published_weeks, reports
 from .sqlite_writer import SqliteWriter, set_sqlite_pragmas
 from .statements import PostgresStatements, SqliteStatements
 
@@ -186,20 +188,7 @@ class Storage:
         and a new installation's first report when the week's limit of new installations is
         reached (TOO_MANY_NEW). Returns only after the commit.
         """
-        received_at = time.time() if now is None else now
-        item = StoredReport.from_report(report, received_at)
-        params: dict[str, Any] = {
-            "b_submission_id": item.submission_id,
-            "b_installation_id": item.installation_id,
-            "b_week": item.week,
-            "b_period_start": item.period_start,
-            "b_payload": item.payload,
-            "b_now": received_at,
-            "b_cutoff": received_at - RATE_LIMIT_SECONDS,
-            "b_shard": shard_of(item.installation_id),
-            "b_cap": self.new_installations_cap,
-            "b_receive_week": iso_week(dt.datetime.fromtimestamp(received_at, dt.UTC).date()),
-        }
+        item, params = self.prepare(report, now)
         statements = self._statements
         if isinstance(statements, SqliteStatements):
             assert self._sqlite is not None
@@ -215,6 +204,24 @@ class Storage:
                 await conn.rollback()
         return result
 
+    def prepare(self, report: Mapping[str, Any], now: float | None) -> tuple[StoredReport, dict[str, Any]]:
+        """A report and the bind parameters of its submission."""
+        received_at = time.time() if now is None else now
+        item = StoredReport.from_report(report, received_at)
+        params: dict[str, Any] = {
+            "b_submission_id": item.submission_id,
+            "b_installation_id": item.installation_id,
+            "b_week": item.week,
+            "b_period_start": item.period_start,
+            "b_payload": item.payload,
+            "b_now": received_at,
+            "b_cutoff": received_at - RATE_LIMIT_SECONDS,
+            "b_shard": shard_of(item.installation_id),
+            "b_cap": self.new_installations_cap,
+            "b_receive_week": iso_week(dt.datetime.fromtimestamp(received_at, dt.UTC).date()),
+        }
+        return item, params
+
     async def _add_aggregates(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Add rows to the aggregate counters; rows must be sorted (a stable lock order)."""
         await conn.execute(self._statements.add_rows, list(rows))
@@ -229,50 +236,55 @@ class Storage:
         then refused. The reports are deleted by one statement that returns them, and exactly
         those are subtracted.
         """
+        async with self._writing() as conn:
+            deleted = await self.delete_in(conn, installation_id, now)
+            await conn.commit()
+        return deleted
+
+    async def delete_in(self, conn: AsyncConnection, installation_id: str, now: float | None = None) -> int:
+        """The deletion's statements, in the caller's transaction."""
         params = {"b_installation_id": installation_id, "b_now": time.time() if now is None else now}
         shard = shard_of(installation_id)
-        async with self._writing() as conn:
-            await conn.execute(self._statements.tombstone, params)
-            deleted = (
-                await conn.execute(
-                    delete(reports)
-                    .where(reports.c.installation_id == installation_id)
-                    .returning(reports.c.week, reports.c.payload)
+        await conn.execute(self._statements.tombstone, params)
+        deleted = (
+            await conn.execute(
+                delete(reports)
+                .where(reports.c.installation_id == installation_id)
+                .returning(reports.c.week, reports.c.payload)
+            )
+        ).all()
+        totals: dict[tuple[str, str, str], int] = {}
+        for week, payload in deleted:
+            for (metric, key), value in contributions(json.loads(payload)).items():
+                totals[(week, metric, key)] = totals.get((week, metric, key), 0) + value
+        if totals:
+            subtract = (
+                update(aggregates)
+                .where(
+                    aggregates.c.week == bindparam("b_week"),
+                    aggregates.c.metric == bindparam("b_metric"),
+                    aggregates.c.key == bindparam("b_key"),
+                    aggregates.c.shard == shard,
                 )
-            ).all()
-            totals: dict[tuple[str, str, str], int] = {}
-            for week, payload in deleted:
-                for (metric, key), value in contributions(json.loads(payload)).items():
-                    totals[(week, metric, key)] = totals.get((week, metric, key), 0) + value
-            if totals:
-                subtract = (
-                    update(aggregates)
-                    .where(
-                        aggregates.c.week == bindparam("b_week"),
-                        aggregates.c.metric == bindparam("b_metric"),
-                        aggregates.c.key == bindparam("b_key"),
-                        aggregates.c.shard == shard,
-                    )
-                    .values(
-                        total=aggregates.c.total - bindparam("b_total"),
-                        installations=aggregates.c.installations - 1,
-                    )
+                .values(
+                    total=aggregates.c.total - bindparam("b_total"),
+                    installations=aggregates.c.installations - 1,
                 )
-                await conn.execute(
-                    subtract,
-                    [
-                        {"b_week": week, "b_metric": metric, "b_key": key, "b_total": value}
-                        for (week, metric, key), value in sorted(totals.items())
-                    ],
+            )
+            await conn.execute(
+                subtract,
+                [
+                    {"b_week": week, "b_metric": metric, "b_key": key, "b_total": value}
+                    for (week, metric, key), value in sorted(totals.items())
+                ],
+            )
+            await conn.execute(
+                delete(aggregates).where(
+                    aggregates.c.week.in_(sorted({week for week, _, _ in totals})),
+                    aggregates.c.shard == shard,
+                    aggregates.c.installations <= 0,
                 )
-                await conn.execute(
-                    delete(aggregates).where(
-                        aggregates.c.week.in_(sorted({week for week, _, _ in totals})),
-                        aggregates.c.shard == shard,
-                        aggregates.c.installations <= 0,
-                    )
-                )
-            await conn.commit()
+            )
         return len(deleted)
 
     async def aggregate_rows(self) -> list[tuple[str, str, str, int, int]]:
@@ -287,6 +299,62 @@ class Storage:
         async with self.engine.connect() as conn:
             result = await conn.execute(stmt)
             return [(w, m, k, int(t), int(i)) for w, m, k, t, i in result]
+
+    async def week_aggregates(self, week: str) -> list[tuple[str, str, int, int]]:
+        """One week's aggregates summed over shards: ``(metric, key, total, installations)``."""
+        stmt = (
+            select(
+                aggregates.c.metric,
+                aggregates.c.key,
+                func.sum(aggregates.c.total),
+                func.sum(aggregates.c.installations),
+            )
+            .where(aggregates.c.week == week)
+            .group_by(aggregates.c.metric, aggregates.c.key)
+        )
+        async with self.engine.connect() as conn:
+            return [(m, k, int(t), int(i)) for m, k, t, i in await conn.execute(stmt)]
+
+    async def week_reports(self, week: str, batch: int) -> AsyncIterator[list[tuple[str, str]]]:
+        """The week's stored reports as ``(installation_id, payload)``, ordered by installation."""
+        stmt = (
+            select(reports.c.installation_id, reports.c.payload)
+            .where(reports.c.week == week)
+            .order_by(reports.c.installation_id)
+        )
+        async with self.engine.connect() as conn:
+            result = await conn.stream(stmt.execution_options(yield_per=batch))
+            async for rows in result.partitions(batch):
+                yield [(installation, payload) for installation, payload in rows]
+
+    async def published_week_names(self, weeks: Sequence[str]) -> set[str]:
+        """Which of these weeks are published (or withheld) already."""
+        stmt = select(published_weeks.c.week).where(published_weeks.c.week.in_(list(weeks)))
+        async with self.engine.connect() as conn:
+            return set((await conn.execute(stmt)).scalars())
+
+    async def store_publication(self, week: str, k: int, stats: str | None, now: float) -> bool:
+        """Write a week's publication unless one exists (it is never changed); True if written."""
+        insert = sqlite_insert if self.is_sqlite else postgresql_insert
+        stmt = (
+            insert(published_weeks)
+            .values(week=week, published_at=now, k_anonymity=k, stats=stats)
+            .on_conflict_do_nothing(index_elements=[published_weeks.c.week])
+        )
+        async with self._writing() as conn:
+            written = (await conn.execute(stmt)).rowcount
+            await conn.commit()
+        return bool(written)
+
+    async def publications(self, limit: int) -> list[tuple[str, str | None]]:
+        """The newest ``limit`` published weeks, newest first: ``(week, stats JSON or None)``."""
+        stmt = (
+            select(published_weeks.c.week, published_weeks.c.stats)
+            .order_by(published_weeks.c.week.desc())
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [(week, stats) for week, stats in await conn.execute(stmt)]
 
     async def export_installation(self, installation_id: str) -> list[dict[str, Any]]:
         """Every stored report of an installation, oldest first (admin export)."""
