@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError
 
 from . import __version__
 from .app import Settings, create_app
+from .publication import DEFAULT_DELAY_DAYS
 from .storage import Storage, normalize_url
 
 DEFAULT_DATABASE = "sqlite:///usage_stats_collector.db"
@@ -57,6 +58,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--admin-token", default=None, help=f"bearer token for /v1/admin (or env {TOKEN_ENV})")
     serve.add_argument("--purge-interval", type=float, default=3600, help="seconds between retention purges")
     serve.add_argument("--pool-size", type=int, default=20, help="database connections per process")
+    serve.add_argument(
+        "--publication-delay-days",
+        type=float,
+        default=DEFAULT_DELAY_DAYS,
+        help="publish a week this many days after it ends (default 2: from the Wednesday, 00:00 UTC)",
+    )
+    serve.add_argument("--publish-interval", type=float, default=600, help="seconds between publication runs")
+    serve.add_argument(
+        "--max-new-installations-per-week",
+        type=int,
+        default=0,
+        help="accept reports of at most this many new installations per week (default 0: no limit)",
+    )
 
     migrate = commands.add_parser("migrate", help="create or upgrade the database schema and exit")
     migrate.add_argument(
@@ -81,13 +95,21 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event | None = None) ->
     if args.k_anonymity < 1:
         raise SystemExit("--k-anonymity must be at least 1")
     token = args.admin_token or os.environ.get(TOKEN_ENV) or None
-    storage = Storage(args.database, pool_size=args.pool_size)
+    if args.publication_delay_days < 0:
+        raise SystemExit("--publication-delay-days must not be negative")
+    storage = Storage(
+        args.database,
+        pool_size=args.pool_size,
+        max_new_installations_per_week=args.max_new_installations_per_week,
+    )
     await storage.migrate()
     settings = Settings(
         k_anonymity=args.k_anonymity,
         retention_days=args.retention_days,
         admin_token=token,
         purge_interval=args.purge_interval,
+        publication_delay_days=args.publication_delay_days,
+        publish_interval=args.publish_interval,
     )
     # No access log: it would record client addresses.
     runner = web.AppRunner(create_app(storage, settings), access_log=None, handle_signals=False)
