@@ -23,7 +23,6 @@ PRINTERS = "printers"
 PRINTER_TYPE = "printer_type"
 FEATURE = "feature"
 FEATURE_ON = "feature.on"
-FEATURE_OFF = "feature.off"
 NONEMPTY = "nonempty"
 JOB_OUTCOMES = ("started", "completed", "failed", "cancelled")
 JOBS_DURATION = "jobs.duration"
@@ -72,7 +71,6 @@ def contributions(report: Mapping[str, Any]) -> Contributions:
     for feature, states in report["features"].items():
         add(FEATURE, feature, int(states["on"]) + int(states["off"]))
         add(FEATURE_ON, feature, states["on"])
-        add(FEATURE_OFF, feature, states["off"])
     jobs = report["jobs"]
     for outcome in JOB_OUTCOMES:
         for type_, count in jobs[outcome].items():

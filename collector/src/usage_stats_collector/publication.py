@@ -13,8 +13,9 @@ Every published number comes from at least k installations:
 - a key is published when at least k installations reported it, with its total and count;
 - ``other`` (the sum of the keys folded away) is published only when at least k installations
   contributed to it, counted exactly from the week's stored reports at publication time;
-- ``printers`` and a feature's ``installations_on``, ``on`` and ``off`` are published only when at
-  least k installations contributed to each; otherwise they are ``null``.
+- ``printers`` and a feature's ``installations_on`` and ``on`` are published only when at least k
+  installations contributed to each, ``off`` only when at least k installations had the feature
+  off on every day (so at least k have off days); otherwise they are ``null``.
 
 Output is bounded whatever the database holds: at most :data:`MAX_KEYS` keys per list and
 :data:`MAX_ERROR_TYPES` error types per component, only weeks within the retention period are
@@ -37,7 +38,6 @@ from .aggregates import (
     ERRORS,
     EVENTS,
     FEATURE,
-    FEATURE_OFF,
     FEATURE_ON,
     INSTALL_FIELDS,
     JOB_OUTCOMES,
@@ -155,6 +155,14 @@ class WeekPlan:
     def _counted(self, cell: Cell | None) -> Cell | None:
         return cell if cell is not None and (cell.installations or 0) >= self.k else None
 
+    def _installations_on(self, feature: str) -> int:
+        cell = self.metrics.get(FEATURE_ON, {}).get(feature)
+        return (cell.installations or 0) if cell else 0
+
+    def _on_total(self, feature: str) -> int:
+        cell = self.metrics.get(FEATURE_ON, {}).get(feature)
+        return cell.total if cell else 0
+
     def _cells(self, group: Group, others: Mapping[Group, int]) -> dict[str, dict[str, int | None]]:
         split = self.groups[group]
         cells = {key: cell.as_json() for key, cell in split.kept.items()}
@@ -169,12 +177,14 @@ class WeekPlan:
         features: dict[str, dict[str, int | None]] = {}
         for feature, seen in self.features.items():
             on = self._counted(self.metrics.get(FEATURE_ON, {}).get(feature))
-            off = self._counted(self.metrics.get(FEATURE_OFF, {}).get(feature))
+            # The installations that had the feature only off all have off days: when they are k
+            # or more, the off days come from at least k installations.
+            only_off = (seen.installations or 0) - self._installations_on(feature)
             features[feature] = {
                 "installations": seen.installations,
                 "installations_on": on.installations if on else None,
                 "on": on.total if on else None,
-                "off": off.total if off else None,
+                "off": seen.total - self._on_total(feature) if only_off >= self.k else None,
             }
         errors: dict[str, dict[str, Any]] = {}
         for component, cell in self.groups[(ERRORS, "")].kept.items():

@@ -211,12 +211,12 @@ _AGGREGATE_COLUMNS = ["week", "metric", "key", "shard", "total", "installations"
 class PostgresStatements:
     """The whole submission in one statement, and the rare steps it leaves to the caller.
 
-    ``submit`` returns one row ``(report_id, claimed, current, earlier, known)``: ``report_id`` is
+    ``submit`` returns one row ``(report_id, claimed, current, earlier)``: ``report_id`` is
     None for a duplicate; ``claimed`` is false when the installation reported within the hour or
     was deleted; ``current`` is true when the statement's snapshot already held the installation's
     row as it was when the report locked it, so nothing of the installation committed in between
     and ``earlier`` (the payloads of the installation's earlier reports of the week, read from that
-    snapshot) is complete; ``known`` says whether the installation has stored reports. The
+    snapshot) is complete. The
     contributions were added only when the report was claimed, ``current`` and ``earlier`` empty;
     otherwise the caller reads the earlier reports again (a new statement, so a new snapshot,
     taken after the lock) and adds them with ``add`` (installations counted once per key), or rolls
@@ -269,7 +269,6 @@ class PostgresStatements:
             exists(select(claimed.c.previous_accepted)).label("claimed"),
             exists(current).label("current"),
             func.array(select(earlier.c.payload).scalar_subquery()).label("earlier"),
-            exists().where(reports.c.installation_id == bindparam("b_installation_id")).label("known"),
         ).add_cte(added)
         add = _add_up(postgresql.insert(aggregates).from_select(_AGGREGATE_COLUMNS, rows))
         return cls(

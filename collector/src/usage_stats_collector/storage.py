@@ -488,13 +488,17 @@ async def _submit_postgresql(
         "b_totals": [item.contributions[key] for key in keys],
         "b_installations": [1] * len(keys),
     }
-    report_id, claimed, current, earlier, known = (await conn.execute(statements.submit, params)).one()
+    report_id, claimed, current, earlier = (await conn.execute(statements.submit, params)).one()
     if report_id is None:
         return SubmitResult(Outcome.DUPLICATE)
     params["b_id"] = report_id
     if not claimed:
         return _refused((await conn.execute(statements.last_accepted, params)).one(), params)
-    if params["b_cap"] and not known and (await conn.execute(statements.count_new, params)).first() is None:
+    if (
+        params["b_cap"]
+        and not (await conn.execute(statements.known, params)).scalar()
+        and (await conn.execute(statements.count_new, params)).first() is None
+    ):
         return _too_many_new(params)
     if not current:
         # Another transaction changed the installation's row after this statement's snapshot was

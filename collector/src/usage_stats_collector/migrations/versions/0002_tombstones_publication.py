@@ -6,8 +6,8 @@
 - ``usage_published_weeks`` holds each week's published statistics, fixed once written.
 - ``usage_new_installations`` counts installations seen for the first time per week (and shard).
 - ``usage_reports`` gets an index on ``week`` (publication reads one week's reports).
-- Two new aggregate metrics, ``nonempty`` and ``feature.off``, are computed for the reports still
-  stored.
+- A new aggregate metric, ``nonempty`` (installations that reported more than their versions), is
+  computed for the reports still stored.
 
 Revision ID: 0002
 Revises: 0001
@@ -34,9 +34,6 @@ _SHARDS = 16
 def _new_contributions(report: dict[str, Any]) -> dict[tuple[str, str], int]:
     """The contributions of the metrics this revision adds (as ``aggregates.contributions`` had them)."""
     out: dict[tuple[str, str], int] = {}
-    for feature, states in report["features"].items():
-        if int(states["off"]) > 0:
-            out[("feature.off", feature)] = int(states["off"])
     jobs = report["jobs"]
     if (
         int(report["printer_fleet"]["printers"]) > 0
@@ -111,7 +108,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     aggregates = sa.table("usage_aggregates", sa.column("metric"))
-    op.execute(aggregates.delete().where(aggregates.c.metric.in_(["nonempty", "feature.off"])))
+    op.execute(aggregates.delete().where(aggregates.c.metric == "nonempty"))
     op.drop_table("usage_new_installations")
     op.drop_table("usage_published_weeks")
     op.drop_index("ix_usage_reports_week", table_name="usage_reports")
