@@ -267,3 +267,30 @@ async def _sleep() -> None:
     import asyncio
 
     await asyncio.sleep(0.02)
+
+
+async def test_rare_error_components_are_one_other_of_k_installations(storage: Storage) -> None:
+    reports = [
+        make_report(errors={"bambu": {"TimeoutError": 1}, f"rare_{index}": {"KeyError": index + 1}})
+        for index in range(3)
+    ]
+    await _submit_all(storage, reports)
+    await publish_due(storage, k=3, now=DUE)
+    text, stats = await _stats(storage, 3)
+    assert stats["weeks"][0]["errors"] == {
+        "bambu": {
+            "total": 3,
+            "installations": 3,
+            "types": {"TimeoutError": {"total": 3, "installations": 3}},
+        },
+        "other": {"total": 6, "installations": 3, "types": {}},
+    }
+    assert "rare_" not in text and "KeyError" not in text
+
+
+async def test_a_week_without_rare_keys_needs_no_scan(storage: Storage) -> None:
+    await _submit_all(storage, [make_report() for _ in range(2)])
+    assert await publish_due(storage, k=2, now=DUE) == ["2025-W18"]
+    week = (await _stats(storage, 2))[1]["weeks"][0]
+    assert "other" not in week["printer_types"]
+    assert week["printers"] == 4
