@@ -225,6 +225,14 @@ async def seed(database: str, reports: int, installations: int, batch: int) -> f
                     .replace("__START__", start_text)
                     .replace("__END__", end_text)
                 )
+                if rng.random() < 0.02:
+                    # A long-tail event (one in 500) that k-anonymity folds into "other", whose
+                    # installations publication then counts from the stored reports.
+                    rare = f"custom_rare_{rng.randrange(500)}"
+                    payload = payload.replace(
+                        '"events":{', f'"events":{{"{rare}":1,', 1
+                    )
+                    contrib = contrib | {("events", rare): 1}
                 pending.append(
                     StoredReport(
                         sid, installation_id, start, received, payload, contrib
