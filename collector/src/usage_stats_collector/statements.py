@@ -5,9 +5,11 @@ installation's earlier reports of the week, add its contributions (``executemany
 thread runs them without a hand-off between steps (``sqlite_writer.py``).
 
 On PostgreSQL the same steps are one statement (:data:`PostgresStatements.submit`): data-modifying
-CTEs store the report, claim the hour only when the report is new, read the earlier reports of the
-week, and add the contributions from arrays when the hour was claimed and the installation has not
-reported that week yet. A round trip and a statement execution cost more than the database work on
+CTEs store the report, claim the hour only when the report is new (which locks the installation's
+row and fails for a deleted installation), read the earlier reports of the week, and add the
+contributions from arrays when the hour was claimed, the installation has not reported that week
+yet, and nothing of the installation committed between the statement's snapshot and its lock.
+A round trip and a statement execution cost more than the database work on
 this path, so one statement instead of four (and arrays instead of one parameter set per key) is
 what lets one process keep up with many clients.
 

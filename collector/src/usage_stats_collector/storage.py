@@ -3,7 +3,9 @@
 Every piece of shared state lives in the database, so several collector processes can serve one
 PostgreSQL database: deduplication is a unique constraint on ``submission_id``, the hourly limit an
 upsert on a per-installation row, and aggregates are upserts that add to per-week counters. A
-report, its rate-limit row and its aggregate contributions are written in one transaction.
+report, its rate-limit row and its aggregate contributions are written in one transaction. A
+report and a deletion of the same installation serialise on the installation's rate row (the
+deletion writes a tombstone into it), so aggregates always equal what the stored reports give.
 
 How a report is written differs by backend, for speed (``statements.py``): on PostgreSQL one
 statement does all of it; on SQLite the reports that arrive together are written by one thread in
