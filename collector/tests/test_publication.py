@@ -14,7 +14,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from collector_testlib import current_period, make_report, week_period
 from usage_stats_collector.aggregates import iso_week, shard_of
 from usage_stats_collector.app import Settings, create_app
-from usage_stats_collector.publication import MAX_KEYS, MAX_WEEKS, publication_time, publish_due
+from usage_stats_collector.publication import (
+    MAX_KEYS,
+    MAX_WEEKS,
+    due_weeks,
+    publication_time,
+    publish_due,
+)
 from usage_stats_collector.storage import Outcome, Storage, StoredReport
 
 W18 = dt.date(2025, 4, 28)  # ISO week 2025-W18, Monday; the week ends Monday 2025-05-05 00:00 UTC
@@ -183,6 +189,7 @@ async def test_publication_is_bounded(storage: Storage) -> None:
         items.append(StoredReport.from_report(make_report(period=week_period(monday)), now))
     await storage.bulk_load(items)
     assert await publish_due(storage, k=1, now=DUE, retention_days=30) == ["2025-W18"]
+    assert len(due_weeks(DUE, 2, retention_days=1e12)) == MAX_WEEKS
     week = (await _stats(storage, 1))[1]["weeks"][0]
     assert len(week["events"]) == MAX_KEYS + 1  # and "other"
     assert week["events"]["other"] == {"total": 40, "installations": 2}

@@ -82,10 +82,11 @@ def publication_time(week: str, delay_days: float) -> float:
 
 
 def due_weeks(now: float, delay_days: float, retention_days: float) -> list[str]:
-    """Weeks that may be published at ``now``, oldest first, starting within the retention period."""
+    """Weeks that may be published at ``now``, oldest first, starting within the retention period
+    (and within the newest :data:`MAX_WEEKS` weeks, which is all ``/v1/stats`` serves)."""
     today = dt.datetime.fromtimestamp(now, dt.UTC).date()
     monday = today - dt.timedelta(days=today.weekday())
-    oldest = today - dt.timedelta(days=retention_days)
+    oldest = today - dt.timedelta(days=min(retention_days, MAX_WEEKS * 7))
     weeks = []
     while monday >= oldest - dt.timedelta(days=6):
         week = iso_week(monday)
