@@ -11,6 +11,7 @@ from homeassistant.loader import async_get_integration
 from .collectors import async_setup_collectors
 from .const import DOMAIN
 from .coordinator import UsageStatsConfigEntry, UsageStatsCoordinator
+from .repairs import ISSUE_REPORT_VERSION, async_check_report_version
 from .services import async_setup_services
 from .store import UsageStatsStore
 from .submission import ISSUES
@@ -32,6 +33,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: UsageStatsConfigEntry) -
     coordinator = UsageStatsCoordinator(hass, entry, str(integration.version))
     await coordinator.async_load()
     entry.runtime_data = coordinator
+    async_check_report_version(coordinator)
     await coordinator.submission.async_start()
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     entry.async_on_unload(
@@ -52,7 +54,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: UsageStatsConfigEntry) 
 async def async_remove_entry(hass: HomeAssistant, entry: UsageStatsConfigEntry) -> None:
     """Delete the stored data and the repair issues when the entry is removed."""
     await UsageStatsStore(hass).async_remove()
-    for issue in ISSUES:
+    for issue in (*ISSUES, ISSUE_REPORT_VERSION):
         ir.async_delete_issue(hass, DOMAIN, issue)
 
 

@@ -13,9 +13,10 @@ Every published number comes from at least k installations:
 - a key is published when at least k installations reported it, with its total and count;
 - ``other`` (the sum of the keys folded away) is published only when at least k installations
   contributed to it, counted exactly from the week's stored reports at publication time;
-- ``printers`` and a feature's ``installations_on`` and ``on`` are published only when at least k
-  installations contributed to each, ``off`` only when at least k installations had the feature
-  off on every day (so at least k have off days); otherwise they are ``null``.
+- ``printers``, the ``sections`` counts and a feature's ``installations_on`` and ``on`` are
+  published only when at least k installations contributed to each, ``off`` only when at least k
+  installations had the feature off on every day (so at least k have off days); otherwise they
+  are ``null``.
 
 Output is bounded whatever the database holds: at most :data:`MAX_KEYS` keys per list and
 :data:`MAX_ERROR_TYPES` error types per component, only weeks within the retention period are
@@ -46,6 +47,8 @@ from .aggregates import (
     OTHER,
     PRINTER_TYPE,
     PRINTERS,
+    SECTION,
+    SECTIONS,
     Cell,
     contributions,
     iso_week,
@@ -207,7 +210,14 @@ class WeekPlan:
             "events": self._cells((EVENTS, ""), others),
             "errors": errors,
             "installation": {name: self._cells((f"install.{name}", ""), others) for name in INSTALL_FIELDS},
+            # How many installations shared each section: the base of that section's numbers.
+            "sections": {section: self._section_count(section) for section in SECTIONS},
         }
+
+    def _section_count(self, section: str) -> int | None:
+        """Installations that shared a section (reports before sections shared all), if k or more."""
+        cell = self._counted(self.metrics.get(SECTION, {}).get(section))
+        return cell.installations if cell else None
 
 
 class OtherCounter:

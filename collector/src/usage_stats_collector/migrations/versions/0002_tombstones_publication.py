@@ -34,14 +34,15 @@ _SHARDS = 16
 def _new_contributions(report: dict[str, Any]) -> dict[tuple[str, str], int]:
     """The contributions of the metrics this revision adds (as ``aggregates.contributions`` had them)."""
     out: dict[tuple[str, str], int] = {}
-    jobs = report["jobs"]
+    # A section the user did not share is absent from the report.
+    fleet = report.get("printer_fleet", {"printers": 0, "types": {}})
     if (
-        int(report["printer_fleet"]["printers"]) > 0
-        or any(int(v) > 0 for v in report["printer_fleet"]["types"].values())
-        or any(any(int(v) > 0 for v in states.values()) for states in report["features"].values())
-        or any(int(v) > 0 for section in jobs.values() for v in section.values())
-        or any(int(v) > 0 for v in report["events"].values())
-        or any(int(v) > 0 for types in report["errors"].values() for v in types.values())
+        int(fleet["printers"]) > 0
+        or any(int(v) > 0 for v in fleet["types"].values())
+        or any(any(int(v) > 0 for v in states.values()) for states in report.get("features", {}).values())
+        or any(int(v) > 0 for section in report.get("jobs", {}).values() for v in section.values())
+        or any(int(v) > 0 for v in report.get("events", {}).values())
+        or any(int(v) > 0 for types in report.get("errors", {}).values() for v in types.values())
     ):
         out[("nonempty", "")] = 1
     return out
