@@ -159,6 +159,8 @@ def _assert_k_everywhere(node: Any, k: int) -> None:
         for key in ("installations", "installations_on"):
             if isinstance(node.get(key), int):
                 assert node[key] >= k, node
+        for count in node.get("sections", {}).values():
+            assert count is None or count >= k, node
         if "installations_on" in node:
             assert (node["on"] is None) == (node["installations_on"] is None), node
         for value in node.values():
@@ -302,3 +304,19 @@ async def test_a_week_without_rare_keys_needs_no_scan(storage: Storage) -> None:
     week = (await _stats(storage, 2))[1]["weeks"][0]
     assert "other" not in week["printer_types"]
     assert week["printers"] == 4
+
+
+async def test_section_counts_below_k_are_withheld(storage: Storage) -> None:
+    reports = [make_report() for _ in range(3)]
+    del reports[0]["events"]
+    await _submit_all(storage, reports)
+    await publish_due(storage, k=3, now=DUE)
+    week = (await _stats(storage, 3))[1]["weeks"][0]
+    assert week["sections"] == {
+        "printer_fleet": 3,
+        "features": 3,
+        "jobs": 3,
+        "events": None,
+        "errors": 3,
+    }
+    _assert_k_everywhere(week, 3)
