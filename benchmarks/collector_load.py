@@ -9,8 +9,8 @@ their aggregates in the same transactions), publishes the closed weeks as the co
 (fixed snapshots, k = 5), checks the published totals against the stored rows of those weeks, and
 prints the latency of ``GET /v1/stats`` (served from the snapshots). It stops by itself.
 
-    .venv/bin/python benchmarks/collector_load.py            # full run (takes several minutes)
-    .venv/bin/python benchmarks/collector_load.py --quick    # smaller counts
+    collector/.venv/bin/python benchmarks/collector_load.py            # full run (takes several minutes)
+    collector/.venv/bin/python benchmarks/collector_load.py --quick    # smaller counts
 """
 
 from __future__ import annotations

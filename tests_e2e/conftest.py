@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
+import os
 from pathlib import Path
 import re
 import secrets
@@ -20,9 +21,19 @@ import time
 
 import httpx
 import pytest
-from usage_stats_collector.process import CollectorProcess, CollectorStartError
 
 REPO = Path(__file__).resolve().parent.parent
+# The collector is its own deployable with its own environment (collector/.venv, made by
+# scripts/setup): its process runs on that interpreter. The process helper uses the standard
+# library only, so it is imported from the source tree.
+COLLECTOR_PYTHON = REPO / "collector" / ".venv" / "bin" / "python"
+sys.path.insert(0, str(REPO / "collector" / "src"))
+from usage_stats_collector.process import (  # noqa: E402
+    CollectorProcess,
+    CollectorStartError,
+)
+
+TOKEN_ENV = "USAGE_STATS_COLLECTOR_ADMIN_TOKEN"  # noqa: S105 - the name of a variable
 DEV_CONFIG = REPO / "config" / "configuration.yaml"
 HOST = "127.0.0.1"
 
@@ -121,6 +132,10 @@ def collector(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Collec
     `--k-anonymity 1`: the collector publishes a value only when at least k
     installations reported it, and a week only with at least k installations, once the
     week has ended (so the report of the current week is never on `/v1/stats` here).
+
+    The admin token goes in through the environment, never the command line (where
+    every local user could read it, and where a token starting with `-` would be taken
+    for an option).
     """
     token = secrets.token_urlsafe(24)
     log = tmp_path / "collector.log"
@@ -129,9 +144,9 @@ def collector(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Collec
             f"sqlite:///{tmp_path / 'collector.db'}",
             "--k-anonymity",
             "1",
-            "--admin-token",
-            token,
             host=HOST,
+            python=str(COLLECTOR_PYTHON),
+            env={**os.environ, TOKEN_ENV: token},
             stderr=stderr,
             start_timeout=COLLECTOR_START_TIMEOUT,
             stop_timeout=STOP_TIMEOUT,

@@ -9,6 +9,20 @@ import time
 import uuid
 from typing import Any
 
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from usage_stats_collector.server import handler_options
+
+# The receive date of the app under test (the settings fixture's clock): BASE_REPORT's week has
+# just ended, so its period is recent.
+TODAY = dt.date(2025, 5, 5)
+
+
+def fixed_clock() -> dt.datetime:
+    """The clock of the app under test: noon UTC on TODAY."""
+    return dt.datetime.combine(TODAY, dt.time(12), dt.UTC)
+
 
 def new_id() -> str:
     """A random UUID4 in the form the schema accepts."""
@@ -82,3 +96,20 @@ def current_period(now: float | None = None) -> dict[str, Any]:
     today = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.UTC).date()
     monday = today - dt.timedelta(days=today.weekday())
     return {"start": monday.isoformat(), "end": today.isoformat(), "days": today.weekday() + 1}
+
+
+def recent_report(installation_id: str | None = None) -> dict[str, Any]:
+    """A valid report of the ISO week that ended before today (for real processes, real clock)."""
+    today = dt.datetime.now(dt.UTC).date()
+    start = today - dt.timedelta(days=today.isoweekday() + 6)
+    end = start + dt.timedelta(days=6)
+    return make_report(installation_id, period={"start": str(start), "end": str(end), "days": 7})
+
+
+async def open_client(app: web.Application) -> TestClient[Any, Any]:
+    """A started test client of ``app``, served with the options of the real server."""
+    server = TestServer(app)
+    await server.start_server(**handler_options())
+    client: TestClient[Any, Any] = TestClient(server)
+    await client.start_server()
+    return client

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from collector_testlib import aggregates_of_stored_reports, make_report, new_id
+from collector_testlib import aggregates_of_stored_reports, fixed_clock, make_report, new_id
 from usage_stats_collector.app import Settings, create_app
 from usage_stats_collector.statements import PostgresStatements
 from usage_stats_collector.storage import Outcome, Storage, _submit_postgresql
@@ -91,7 +91,7 @@ async def test_reports_of_one_installation_in_parallel_count_it_once(
 
 
 async def test_deleted_installation_is_refused_and_never_stored(storage: Storage) -> None:
-    settings = Settings(k_anonymity=1, purge_interval=0)
+    settings = Settings(k_anonymity=1, purge_interval=0, publish_interval=0, clock=fixed_clock)
     async with TestClient(TestServer(create_app(storage, settings))) as client:
         report = make_report()
         installation = report["installation_id"]

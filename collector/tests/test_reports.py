@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from collector_testlib import make_report, new_id
+from collector_testlib import fixed_clock, make_report, new_id
 from usage_stats_collector.app import Settings, create_app
 from usage_stats_collector.publication import publish_due
 from usage_stats_collector.storage import Outcome, Storage
@@ -177,7 +177,7 @@ async def test_parallel_posts_of_one_submission_store_it_once(
 ) -> None:
     # Two app instances on one database, like two processes behind a load balancer.
     storages = [await make_storage(), await make_storage()]
-    settings = Settings(k_anonymity=1, purge_interval=0)
+    settings = Settings(k_anonymity=1, purge_interval=0, clock=fixed_clock)
     clients = [TestClient(TestServer(create_app(s, settings))) for s in storages]
     for test_client in clients:
         await test_client.start_server()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from collector_testlib import make_report, new_id
+from collector_testlib import fixed_clock, make_report, new_id
 from usage_stats_collector.app import Settings, create_app
 from usage_stats_collector.publication import publish_due
 from usage_stats_collector.storage import Storage, StoredReport
@@ -20,7 +20,9 @@ TOKEN = "s3cret-token"
 
 
 async def _client(storage: Storage, **settings: Any) -> Client:
-    test_client: Client = TestClient(TestServer(create_app(storage, Settings(purge_interval=0, **settings))))
+    test_client: Client = TestClient(
+        TestServer(create_app(storage, Settings(purge_interval=0, clock=fixed_clock, **settings)))
+    )
     await test_client.start_server()
     return test_client
 

@@ -6,6 +6,7 @@ Schema as a JSON report; anything the mapping does not know is refused rather th
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 SCOPE = "usage_stats"
@@ -37,6 +38,10 @@ _METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+# An int64 in OTLP JSON is a decimal string: ASCII digits, no sign but a leading "-", no "-0".
+_INT64 = re.compile(r"0|-?[1-9][0-9]{0,17}", re.ASCII)
+
+
 class OtlpError(ValueError):
     """The body is not an OTLP metrics export in the usage_stats mapping."""
 
@@ -65,7 +70,7 @@ def _int(value: Any, what: str) -> int:
         raise OtlpError(f"{what} must be an integer")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.lstrip("-").isdigit() and len(value) <= 20:
+    if isinstance(value, str) and _INT64.fullmatch(value):
         return int(value)
     raise OtlpError(f"{what} must be an integer")
 
@@ -153,8 +158,10 @@ def otlp_to_report(body: Any) -> dict[str, Any]:
     names_seen: set[str] = set()
     for metric in _list(scope_metrics[0], "metrics"):
         name = _field(metric, "name")
+        if not isinstance(name, str):
+            raise OtlpError("metric name must be a string")
         if name not in _METRICS:
-            raise OtlpError(f"unknown metric {name}")
+            raise OtlpError(f"unknown metric {name[:80]}")
         if name in names_seen:
             raise OtlpError(f"metric {name} appears twice")
         names_seen.add(name)
