@@ -320,3 +320,15 @@ async def test_section_counts_below_k_are_withheld(storage: Storage) -> None:
         "errors": 3,
     }
     _assert_k_everywhere(week, 3)
+
+
+async def test_published_statistics_match_the_api_description(storage: Storage) -> None:
+    import jsonschema
+
+    from usage_stats_collector.openapi import openapi_document
+
+    await _submit_all(storage, [make_report() for _ in range(2)] + [_empty_report()])
+    await publish_due(storage, k=2, now=DUE)
+    stats = (await _stats(storage, 2))[1]
+    assert len(stats["weeks"]) == 1
+    jsonschema.validate(stats, openapi_document()["components"]["schemas"]["Stats"])
