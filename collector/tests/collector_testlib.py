@@ -31,6 +31,7 @@ def new_id() -> str:
 
 BASE_REPORT: dict[str, Any] = {
     "schema_version": 1,
+    "schema_minor": 1,
     "submission_id": "",
     "installation_id": "",
     "period": {"start": "2025-04-28", "end": "2025-05-04", "days": 7},
@@ -44,15 +45,24 @@ BASE_REPORT: dict[str, Any] = {
     "printer_fleet": {"printers": 2, "types": {"bambu_x1c": 1, "prusa_mk4": 1}},
     "features": {"bambu.camera": {"on": 7, "off": 0}, "bambu.notify": {"on": 0, "off": 7}},
     "jobs": {
-        "started": {"bambu_x1c": 3, "prusa_mk4": 1},
+        "started": {"bambu_x1c": 3, "prusa_mk4": 2},
         "completed": {"bambu_x1c": 2},
         "failed": {"prusa_mk4": 1},
         "cancelled": {"bambu_x1c": 1},
+        "interrupted": {"prusa_mk4": 1},
         "duration": {"1h_2h": 2, "lt_30m": 1},
     },
     "events": {"ha_start": 1, "printer_offline": 2},
     "errors": {"bambu": {"TimeoutError": 2}, "custom": {"printer_error": 1}},
 }
+
+
+def revision_0(report: dict[str, Any]) -> dict[str, Any]:
+    """The same report as sent before minor revision 1: no schema_minor, no interrupted jobs."""
+    old = copy.deepcopy(report)
+    del old["schema_minor"]
+    del old["jobs"]["interrupted"]
+    return old
 
 
 def make_report(installation_id: str | None = None, **changes: Any) -> dict[str, Any]:

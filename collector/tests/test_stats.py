@@ -49,6 +49,9 @@ async def test_stats_page_renders(storage: Storage) -> None:
         assert "bambu_x1c" in html
         assert "Feature adoption" in html
         assert "TimeoutError" in html
+        assert "interrupted" in html  # the outcome of minor revision 1
+        stats = await (await test_client.get("/v1/stats")).json()
+        assert stats["weeks"][0]["jobs"]["interrupted"] == {"prusa_mk4": {"total": 2, "installations": 2}}
         assert "http://" not in html  # no external assets
         assert "https://" not in html
         older = await (await test_client.get("/", params={"week": "2025-W18"})).text()

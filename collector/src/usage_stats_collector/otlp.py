@@ -23,9 +23,12 @@ _RESOURCE_STRINGS = {
 }
 _RESOURCE_INTS = {
     "usage_stats.schema_version": ("", "schema_version"),
+    "usage_stats.schema_minor": ("", "schema_minor"),
     "usage_stats.period.days": ("period", "days"),
 }
-_OUTCOMES = ("started", "completed", "failed", "cancelled")
+# Every report has the first four; `interrupted` came with minor revision 1 of the schema.
+_REQUIRED_OUTCOMES = ("started", "completed", "failed", "cancelled")
+_OUTCOMES = (*_REQUIRED_OUTCOMES, "interrupted")
 # metric name -> (kind, attribute names)
 _METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "usage_stats.printers": ("gauge", ()),
@@ -190,7 +193,7 @@ def _empty_section(section: str) -> Any:
     if section == "printer_fleet":
         return {"printers": 0, "types": {}}
     if section == "jobs":
-        return {outcome: {} for outcome in _OUTCOMES} | {"duration": {}}
+        return {outcome: {} for outcome in _REQUIRED_OUTCOMES} | {"duration": {}}
     return {}
 
 
@@ -208,7 +211,7 @@ def _apply(report: dict[str, Any], name: str, attributes: dict[str, Any], value:
         outcome = attributes["outcome"]
         if outcome not in _OUTCOMES:
             raise OtlpError(f"unknown job outcome {outcome}")
-        report["jobs"][outcome][attributes["type"]] = value
+        report["jobs"].setdefault(outcome, {})[attributes["type"]] = value
     elif name == "usage_stats.jobs.duration":
         report["jobs"]["duration"][attributes["bucket"]] = value
     elif name == "usage_stats.events":
