@@ -39,12 +39,36 @@ def _validator(name: str) -> Draft202012Validator:
 
 
 REPORT_SCHEMA = _validator("report-v1.schema.json")
+
+
+def _revision_0() -> Draft202012Validator:
+    """The report schema as a receiver knowing only revision 0 has it.
+
+    Revision 1 added `schema_minor` and `jobs.interrupted`; both objects refuse
+    unknown properties, so such a receiver rejects any report that carries them.
+    """
+    schema = json.loads((SCHEMAS / "report-v1.schema.json").read_text("utf-8"))
+    del schema["properties"]["schema_minor"]
+    del schema["properties"]["jobs"]["properties"]["interrupted"]
+    return Draft202012Validator(
+        schema, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+REPORT_SCHEMA_REVISION_0 = _revision_0()
 DELETION_SCHEMA = _validator("deletion-v1.schema.json")
 
 
 def assert_valid_report(body: dict[str, Any]) -> None:
     """Fail with every schema error of a report body."""
     errors = [error.message for error in REPORT_SCHEMA.iter_errors(body)]
+    assert not errors, errors
+
+
+def assert_valid_revision_0_report(body: dict[str, Any]) -> None:
+    """Fail unless a receiver that knows only schema revision 0 accepts the body."""
+    assert_valid_report(body)
+    errors = [error.message for error in REPORT_SCHEMA_REVISION_0.iter_errors(body)]
     assert not errors, errors
 
 

@@ -1,7 +1,9 @@
 """Report versions and re-consent, through the repairs fix flow and a real receiver.
 
-No metric has been added since report version 1 yet, so these tests stand in a
-newer catalogue: `event_metadata` as introduced by version 2 (and `errors` by 3).
+Report version 2 added the job outcome `interrupted` (schema minor revision 1). An
+installation that accepted version 1 keeps sending plain revision 0 reports until
+it accepts version 2. A later change is stood in where needed: `errors` as
+introduced by a version 3.
 """
 
 from __future__ import annotations
@@ -22,29 +24,51 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.usage_stats.catalogue import (
     ERRORS,
-    EVENT_METADATA,
-    EVENTS,
+    JOBS,
     METRICS,
+    describe_added,
     metrics_added,
     report_version,
 )
-from custom_components.usage_stats.const import CONF_CONSENT, DOMAIN, STORAGE_KEY
+from custom_components.usage_stats.const import (
+    CONF_CONSENT,
+    CONF_FORMAT,
+    DOMAIN,
+    STORAGE_KEY,
+)
 from custom_components.usage_stats.coordinator import UsageStatsCoordinator
 from custom_components.usage_stats.repairs import ISSUE_REPORT_VERSION
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 
-from .helpers import GRANTED, Receiver, advance, share_with
+from .helpers import (
+    GRANTED,
+    Receiver,
+    advance,
+    assert_valid_report,
+    assert_valid_revision_0_report,
+    parse_otlp,
+    share_with,
+)
 
 INSTALLATION_ID = "9b2f6c1e-7d4a-4e3b-a1c2-d3e4f5a6b7c8"
-METADATA_KEY = "filament_change.material.petg"
+ADDED_IN_2 = "- `jobs` — `jobs` — `outcome` `interrupted`"
+# What a week of two jobs, one of them interrupted, sends at each version.
+JOBS_V1 = {
+    "started": {"octoprint": 2},
+    "completed": {"octoprint": 1},
+    "failed": {},
+    "cancelled": {},
+    "duration": {},
+}
+JOBS_V2 = {**JOBS_V1, "interrupted": {"octoprint": 1}}
 
 
 @pytest.fixture
-def newer_catalogue() -> Generator[None]:
-    """Stand in a catalogue whose report version 2 added `event_metadata`."""
-    with patch.dict(METRICS, {EVENT_METADATA.name: replace(EVENT_METADATA, since=2)}):
+def version_3() -> Generator[None]:
+    """Stand in a later catalogue whose report version 3 added `errors`."""
+    with patch.dict(METRICS, {ERRORS.name: replace(ERRORS, since=3)}):
         yield
 
 
@@ -93,9 +117,10 @@ async def _set_up(
     return coordinator
 
 
-def _record_filament_change(coordinator: UsageStatsCoordinator) -> None:
-    assert coordinator.record(EVENTS, "filament_change")
-    assert coordinator.record(EVENT_METADATA, "filament_change", "material", "petg")
+def _record_jobs(coordinator: UsageStatsCoordinator) -> None:
+    """Two jobs: one completed, one interrupted (recorded at every version)."""
+    for outcome in ("started", "started", "completed", "interrupted"):
+        assert coordinator.record(JOBS, outcome, "octoprint")
 
 
 async def _fix_flow(
@@ -123,8 +148,7 @@ async def _fix_flow(
     return shown, await response.json()
 
 
-@pytest.mark.usefixtures("newer_catalogue")
-async def test_older_version_store_raises_the_repair_and_accepting_adds_metrics(
+async def test_older_version_store_raises_the_repair_and_accepting_adds_interrupted(
     hass: HomeAssistant,
     mock_config_entry: MockConfigEntry,
     receiver: Receiver,
@@ -135,7 +159,6 @@ async def test_older_version_store_raises_the_repair_and_accepting_adds_metrics(
     request: pytest.FixtureRequest,
 ) -> None:
     """Version 1 accepted, version 2 current: asked; reports keep version 1 until accepted."""
-    assert report_version() == 2
     coordinator = await _set_up(hass, mock_config_entry, hass_storage, freezer)
     assert coordinator.consent.report_version == 1
     issue = issue_registry.async_get_issue(DOMAIN, ISSUE_REPORT_VERSION)
@@ -144,21 +167,25 @@ async def test_older_version_store_raises_the_repair_and_accepting_adds_metrics(
     assert issue.translation_placeholders == {
         "accepted": "1",
         "version": "2",
-        "metrics": "- `event_metadata` — `events` — `event`, `key`, `value`",
+        "metrics": ADDED_IN_2,
     }
 
-    # Until the user answers, the preview and the report keep version 1.
-    _record_filament_change(coordinator)
+    # Recording keeps `interrupted`; until the user answers, the preview keeps version 1.
+    _record_jobs(coordinator)
+    assert (
+        coordinator.stored["days"]["2026-11-03"]["jobs"]["interrupted/octoprint"] == 1
+    )
     freezer.move_to("2026-11-04T12:00:00+00:00")
     preview = await hass.services.async_call(
         DOMAIN, "preview", {}, blocking=True, return_response=True
     )
-    assert preview["payload"]["events"] == {"filament_change": 1}
+    assert preview["payload"]["jobs"] == JOBS_V1
+    assert "schema_minor" not in preview["payload"]
 
     shown, result = await _fix_flow(hass, request, "accept")
     assert shown["type"] == "menu"
     assert shown["menu_options"] == ["accept", "decline"]
-    assert shown["description_placeholders"]["metrics"].startswith("- `event_metadata`")
+    assert shown["description_placeholders"]["metrics"] == ADDED_IN_2
     assert result["type"] == "create_entry"
     assert coordinator.consent.report_version == 2
     assert hass_storage[STORAGE_KEY]["data"]["consent"]["report_version"] == 2
@@ -167,7 +194,9 @@ async def test_older_version_store_raises_the_repair_and_accepting_adds_metrics(
     await advance(hass, freezer, "2026-11-09T06:00:30+00:00")
     (report,) = receiver.bodies()
     assert report["installation_id"] == INSTALLATION_ID
-    assert report["events"] == {"filament_change": 1, METADATA_KEY: 1}
+    assert report["schema_minor"] == 1
+    assert report["jobs"] == JOBS_V2
+    assert_valid_report(report)
 
     # Answered: not asked again after a restart.
     await hass.config_entries.async_reload(mock_config_entry.entry_id)
@@ -175,8 +204,57 @@ async def test_older_version_store_raises_the_repair_and_accepting_adds_metrics(
     assert issue_registry.async_get_issue(DOMAIN, ISSUE_REPORT_VERSION) is None
 
 
-@pytest.mark.usefixtures("newer_catalogue")
-async def test_declining_keeps_metrics_out_until_the_next_change(
+async def test_unanswered_reports_are_revision_0(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    receiver: Receiver,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Not yet answered: the weekly report is one a revision 0 receiver accepts."""
+    coordinator = await _set_up(hass, mock_config_entry, hass_storage, freezer)
+    _record_jobs(coordinator)
+    await advance(hass, freezer, "2026-11-09T06:00:30+00:00")
+    (report,) = receiver.bodies()
+    assert "schema_minor" not in report
+    assert report["jobs"] == JOBS_V1
+    assert "interrupted" not in str(report)
+    assert_valid_revision_0_report(report)
+    # The question is still open.
+    assert issue_registry.async_get_issue(DOMAIN, ISSUE_REPORT_VERSION) is not None
+
+
+async def test_unanswered_otlp_reports_are_revision_0(
+    hass: HomeAssistant,
+    receiver: Receiver,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    """The OTLP form follows the same rule: no `interrupted` point, no schema_minor."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, options={**share_with(receiver), CONF_FORMAT: "otlp"}
+    )
+    coordinator = await _set_up(hass, entry, hass_storage, freezer)
+    _record_jobs(coordinator)
+    await advance(hass, freezer, "2026-11-09T06:00:30+00:00")
+    (sent,) = receiver.requests
+    assert sent.path == "/v1/metrics"
+    resource_metrics = parse_otlp(sent.body).resource_metrics[0]
+    keys = {attribute.key for attribute in resource_metrics.resource.attributes}
+    assert "usage_stats.schema_version" in keys
+    assert "usage_stats.schema_minor" not in keys
+    metrics = {m.name: m for m in resource_metrics.scope_metrics[0].metrics}
+    outcomes = {
+        attribute.value.string_value
+        for point in metrics["usage_stats.jobs"].sum.data_points
+        for attribute in point.attributes
+        if attribute.key == "outcome"
+    }
+    assert outcomes == {"started", "completed"}
+
+
+async def test_declining_keeps_interrupted_out_until_the_next_change(
     hass: HomeAssistant,
     mock_config_entry: MockConfigEntry,
     receiver: Receiver,
@@ -188,7 +266,7 @@ async def test_declining_keeps_metrics_out_until_the_next_change(
 ) -> None:
     """Declined: the report keeps version 1; asked again only when version 3 comes."""
     coordinator = await _set_up(hass, mock_config_entry, hass_storage, freezer)
-    _record_filament_change(coordinator)
+    _record_jobs(coordinator)
     _, result = await _fix_flow(hass, request, "decline")
     assert result["type"] == "abort"
     assert result["reason"] == "declined"
@@ -198,8 +276,10 @@ async def test_declining_keeps_metrics_out_until_the_next_change(
 
     await advance(hass, freezer, "2026-11-09T06:00:30+00:00")
     (report,) = receiver.bodies()
-    assert report["events"] == {"filament_change": 1}
-    assert METADATA_KEY not in str(report)
+    assert report["jobs"] == JOBS_V1
+    assert "schema_minor" not in report
+    assert "interrupted" not in str(report)
+    assert_valid_revision_0_report(report)
 
     # A restart does not bring the question back.
     await hass.config_entries.async_reload(mock_config_entry.entry_id)
@@ -213,11 +293,12 @@ async def test_declining_keeps_metrics_out_until_the_next_change(
         issue = issue_registry.async_get_issue(DOMAIN, ISSUE_REPORT_VERSION)
         assert issue is not None
         assert issue.translation_placeholders["version"] == "3"
-        assert [m.name for m in metrics_added(1, 3)] == ["event_metadata", "errors"]
-        assert issue.translation_placeholders["metrics"].count("\n") == 1
+        assert issue.translation_placeholders["metrics"] == (
+            "- `jobs` — `jobs` — `outcome` `interrupted`\n"
+            "- `errors` — `errors` — `component`, `error_type`"
+        )
 
 
-@pytest.mark.usefixtures("newer_catalogue")
 async def test_not_sharing_is_not_asked(
     hass: HomeAssistant,
     hass_storage: dict[str, Any],
@@ -231,9 +312,15 @@ async def test_not_sharing_is_not_asked(
     coordinator = await _set_up(hass, entry, hass_storage, freezer, level="local")
     assert coordinator.consent.report_version is None
     assert issue_registry.async_get_issue(DOMAIN, ISSUE_REPORT_VERSION) is None
+    # Below share the preview shows the current version: what sharing would send.
+    _record_jobs(coordinator)
+    preview = await hass.services.async_call(
+        DOMAIN, "preview", {}, blocking=True, return_response=True
+    )
+    assert preview["payload"]["schema_minor"] == 1
+    assert preview["payload"]["jobs"] == JOBS_V2
 
 
-@pytest.mark.usefixtures("newer_catalogue")
 async def test_leaving_share_withdraws_the_question_and_a_new_grant_accepts_all(
     hass: HomeAssistant,
     mock_config_entry: MockConfigEntry,
@@ -260,19 +347,45 @@ async def test_leaving_share_withdraws_the_question_and_a_new_grant_accepts_all(
     assert coordinator.consent.report_version == 2
     assert issue_registry.async_get_issue(DOMAIN, ISSUE_REPORT_VERSION) is None
     freezer.move_to("2026-11-04T12:00:00+00:00")
-    _record_filament_change(coordinator)
+    _record_jobs(coordinator)
+    await advance(hass, freezer, "2026-11-09T06:00:30+00:00")
+    (report,) = receiver.bodies(path="/v1/reports")
+    assert report["schema_minor"] == 1
+    assert report["jobs"] == JOBS_V2
+
+
+async def test_current_catalogue_is_version_2() -> None:
+    """Version 2 added the job outcome `interrupted`; every metric is of version 1."""
+    assert report_version() == 2
+    assert {metric.since for metric in METRICS.values()} == {1}
+    assert describe_added(metrics_added(1, 2)) == ADDED_IN_2
+    assert metrics_added(2, 2) == []
+    # Only the values of later versions are left out of an older report.
+    assert JOBS.key_since("interrupted/octoprint") == 2
+    assert JOBS.key_since("completed/octoprint") == 1
+    assert JOBS.key_since("other") == 1
+
+
+@pytest.mark.usefixtures("version_3")
+async def test_a_version_3_metric_waits_for_its_acceptance(
+    hass: HomeAssistant,
+    receiver: Receiver,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A whole metric of a later version is left out just as a label value is."""
+    entry = MockConfigEntry(domain=DOMAIN, options=share_with(receiver))
+    coordinator = await _set_up(hass, entry, hass_storage, freezer)
+    assert report_version() == 3
+    _record_jobs(coordinator)
+    assert coordinator.record(ERRORS, "usage_stats", "RuntimeError")
     await advance(hass, freezer, "2026-11-09T06:00:30+00:00")
     (report,) = receiver.bodies()
-    assert report["events"] == {"filament_change": 1, METADATA_KEY: 1}
+    assert report["errors"] == {}
+    assert "RuntimeError" not in str(report)
+    assert report["jobs"] == JOBS_V1
 
 
-async def test_current_catalogue_is_version_1() -> None:
-    """Every metric so far was in the first report: nobody is asked today."""
-    assert report_version() == 1
-    assert {metric.since for metric in METRICS.values()} == {1}
-
-
-@pytest.mark.usefixtures("newer_catalogue")
 @pytest.mark.parametrize("choice", ["accept", "decline"])
 async def test_answer_while_unloaded_is_refused(
     hass: HomeAssistant,

@@ -229,6 +229,11 @@ def test_submit_and_delete_through_a_real_collector(
         # the grant (the baseline) and are not sent.
         assert payload["jobs"]["completed"] == {"prusa": completed - 2}
         assert payload["events"] == {"ha_start": DAYS_SHARING - 1}
+        # The seeded installation accepted report version 1 and has not answered the
+        # question about version 2: a plain revision 0 report, without what version 2
+        # added (the collector accepts it below).
+        assert "schema_minor" not in payload
+        assert "interrupted" not in payload["jobs"]
 
         published = public_stats(collector)
         result = call_action(ha, "submit")

@@ -77,6 +77,9 @@ class Label:
     name: str
     kind: LabelKind
     values: tuple[str, ...] = ()
+    # Values introduced by a later report version than their metric's: value ->
+    # version. A report of an older version leaves these values out.
+    since: Mapping[str, int] = field(default_factory=dict, compare=False)
 
     def check(self, value: str) -> bool:
         """Return True when `value` is an allowed value of this label."""
@@ -115,6 +118,19 @@ class Metric:
     # The report version that introduced the metric: a report holds it only once
     # the user accepted that version (see consent.py).
     since: int = 1
+
+    def key_since(self, key: str) -> int:
+        """Return the report version that introduced this stored key of the metric."""
+        values = key.split(LABEL_SEPARATOR)
+        if len(values) != len(self.labels):
+            return self.since
+        return max(
+            (
+                label.since.get(value, self.since)
+                for label, value in zip(self.labels, values, strict=True)
+            ),
+            default=self.since,
+        )
 
     def label_key(self, *values: str) -> str | None:
         """Return the stored key of these label values, or None if one is refused."""
@@ -158,6 +174,13 @@ class EventType:
 
 PRINTER_TYPE = Label("printer_type", LabelKind.IDENTIFIER)
 JOB_OUTCOMES: Final = ("started", "completed", "failed", "cancelled", "interrupted")
+JOB_OUTCOME = Label(
+    "outcome",
+    LabelKind.ENUM,
+    JOB_OUTCOMES,
+    # Report version 2 added `interrupted` (schema minor revision 1).
+    since={"interrupted": 2},
+)
 
 PRINTERS = Metric(
     "printers",
@@ -189,7 +212,7 @@ JOBS = Metric(
     "Print jobs by outcome, per printer type: every started job ends in exactly one "
     "of completed, failed, cancelled or interrupted (its end could not be seen), so "
     "started = the outcomes + the jobs still running.",
-    (Label("outcome", LabelKind.ENUM, JOB_OUTCOMES), PRINTER_TYPE),
+    (JOB_OUTCOME, PRINTER_TYPE),
 )
 JOB_DURATION = Metric(
     "job_duration",
@@ -247,32 +270,86 @@ METRICS: Final[Mapping[str, Metric]] = {
 
 
 def report_version() -> int:
-    """Return the current report version: the newest version of any metric."""
-    return max(metric.since for metric in METRICS.values())
-
-
-def metrics_up_to(version: int) -> frozenset[str]:
-    """Return the names of the metrics a report of `version` may hold."""
-    return frozenset(
-        name for name, metric in METRICS.items() if metric.since <= version
+    """Return the current report version: the newest version of any metric or value."""
+    return max(
+        max(
+            (
+                metric.since,
+                *(v for label in metric.labels for v in label.since.values()),
+            )
+        )
+        for metric in METRICS.values()
     )
 
 
-def metrics_added(accepted: int, version: int) -> list[Metric]:
-    """Return the metrics added after report version `accepted`, up to `version`."""
-    return [m for m in METRICS.values() if accepted < m.since <= version]
+def up_to(
+    version: int, metrics: Mapping[str, Mapping[str, int]]
+) -> dict[str, dict[str, int]]:
+    """Return the counters of a day without what report versions after `version` added.
+
+    A metric of a later version is left out, and so is a key holding a label value
+    of a later version (recording keeps them; only the report leaves them out).
+    """
+    return {
+        name: {
+            key: value
+            for key, value in labels.items()
+            if metric.key_since(key) <= version
+        }
+        for name, labels in metrics.items()
+        if (metric := METRICS.get(name)) is not None and metric.since <= version
+    }
 
 
-def describe_added(metrics: list[Metric]) -> str:
-    """Return a Markdown list of metrics made from the catalogue, in identifiers only.
+@dataclass(frozen=True, slots=True)
+class Addition:
+    """What a report version added: a whole metric, or values of one of its labels."""
 
-    One line a metric: its name, its report section and its labels (the same in
-    every language; the README's table says what each one counts).
+    metric: Metric
+    label: Label | None = None
+    values: tuple[str, ...] = ()
+
+
+def metrics_added(accepted: int, version: int) -> list[Addition]:
+    """Return what report versions after `accepted`, up to `version`, added."""
+    added: list[Addition] = []
+    for metric in METRICS.values():
+        if accepted < metric.since <= version:
+            added.append(Addition(metric))
+        elif metric.since <= accepted:
+            added.extend(
+                Addition(metric, label, values)
+                for label in metric.labels
+                if (
+                    values := tuple(
+                        value
+                        for value, since in label.since.items()
+                        if accepted < since <= version
+                    )
+                )
+            )
+    return added
+
+
+def describe_added(added: list[Addition]) -> str:
+    """Return a Markdown list of what was added, made from the catalogue, in identifiers.
+
+    A metric: its name, its report section and its labels. New values of a label:
+    the metric, the label and the values (for example "`jobs` `outcome`
+    `interrupted`", a new job outcome). The same in every language; the README's
+    table says what each one counts.
     """
     lines = []
-    for metric in metrics:
-        labels = ", ".join(f"`{label.name}`" for label in metric.labels) or "-"
-        lines.append(f"- `{metric.name}` — `{metric.section}` — {labels}")
+    for item in added:
+        metric = item.metric
+        if item.label is None:
+            labels = ", ".join(f"`{label.name}`" for label in metric.labels) or "-"
+            lines.append(f"- `{metric.name}` — `{metric.section}` — {labels}")
+        else:
+            values = ", ".join(f"`{value}`" for value in item.values)
+            lines.append(
+                f"- `{metric.name}` — `{metric.section}` — `{item.label.name}` {values}"
+            )
     return "\n".join(lines)
 
 
@@ -324,6 +401,21 @@ def number_bucket(value: float) -> str:
     raise AssertionError  # pragma: no cover - the last bucket has no upper bound
 
 
+def _value_cell(label: Label, value: str) -> str:
+    if (since := label.since.get(value)) is None:
+        return f"`{value}`"
+    return f"`{value}` (since report version {since})"
+
+
+def _since_cell(metric: Metric) -> str:
+    later = "".join(
+        f"; `{label.name}` `{value}`: {since}"
+        for label in metric.labels
+        for value, since in label.since.items()
+    )
+    return f"{metric.since}{later}"
+
+
 def markdown_table() -> str:
     """Return the README's "What is collected" table, made from the catalogue."""
     rows = [
@@ -334,7 +426,7 @@ def markdown_table() -> str:
         labels = "<br>".join(
             f"`{label.name}`: {label.kind}"
             + (
-                f" ({', '.join(f'`{v}`' for v in label.values)})"
+                f" ({', '.join(_value_cell(label, v) for v in label.values)})"
                 if label.values
                 else ""
             )
@@ -342,7 +434,7 @@ def markdown_table() -> str:
         )
         rows.append(
             f"| `{metric.name}` | {metric.kind} | {labels or 'none'} | "
-            f"`{metric.min_consent}` | `{metric.section}` | {metric.since} | "
+            f"`{metric.min_consent}` | `{metric.section}` | {_since_cell(metric)} | "
             f"{metric.description} |"
         )
     rows += [

@@ -18,7 +18,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.system_info import async_get_system_info
 from homeassistant.util import dt as dt_util
 
-from .catalogue import METRICS, MetricKind, metrics_up_to, report_version
+from .catalogue import METRICS, MetricKind, report_version
 from .consent import ConsentRecord, shared_sections
 from .counters import DailyCounters, utc_today
 from .report import Period, build_report, period_days
@@ -153,23 +153,17 @@ class NextReport:
 
     def build(self, period: Period, installation_id: str) -> dict[str, Any]:
         """Return the body of the report of `period`."""
-        # Only metrics of the report version the user accepted (below share, the
+        # Only what the report version the user accepted holds (below share, the
         # preview shows what sharing now would send: the current version).
         version = self.owner.consent.report_version or report_version()
-        allowed = metrics_up_to(version)
-        days = period_days(self.owner.counters, period, self.state["baseline"])
         return build_report(
-            {
-                day: {
-                    name: labels for name, labels in metrics.items() if name in allowed
-                }
-                for day, metrics in days.items()
-            },
+            period_days(self.owner.counters, period, self.state["baseline"]),
             period,
             submission_id=self.submission_id(),
             installation_id=installation_id,
             installation=self.installation(),
             shared=shared_sections(self.owner.config_entry.options),
+            version=version,
         )
 
     def taken(self, last: date) -> None:

@@ -1,4 +1,4 @@
-"""The weekly report: built from the daily counters, in the form of schema version 1.1.
+"""The weekly report: built from the daily counters, in the form of schema version 1.
 
 Only this module turns counters into a report body. The body is a plain JSON object
 (`schemas/report-v1.schema.json`): every map holds at most `MAX_KEYS` keys plus
@@ -22,6 +22,7 @@ from .catalogue import (
     EVENTS,
     FEATURES,
     JOB_DURATION,
+    JOB_OUTCOME,
     JOB_OUTCOMES,
     JOBS,
     LABEL_SEPARATOR,
@@ -31,13 +32,18 @@ from .catalogue import (
     PRINTERS_BY_TYPE,
     MetricKind,
     Section,
+    report_version,
+    up_to,
 )
 from .counters import DailyCounters
 from .store import Baseline
 
 SCHEMA_VERSION: Final = 1
-# The minor revision of schema version 1: 1 adds `jobs.interrupted`.
-SCHEMA_MINOR: Final = 1
+# The minor revision of schema version 1 each report version needs: report version
+# 2 added the job outcome `interrupted`, so it sends `schema_minor: 1`. A report of
+# an accepted version 1 is a plain revision 0 report (no `schema_minor`), which a
+# receiver that knows only revision 0 accepts.
+SCHEMA_MINORS: Final = {2: 1}
 MAX_KEYS: Final = 50
 # "At most 10 KB": kept under 10,000 bytes, which satisfies either reading of KB.
 MAX_REPORT_BYTES: Final = 10_000
@@ -128,16 +134,23 @@ def build_report(
     installation_id: str,
     installation: Mapping[str, str],
     shared: Collection[Section] = tuple(Section),
+    version: int | None = None,
 ) -> dict[str, Any]:
     """Return the report body for `days` (from `period_days`), within the size limit.
 
-    Sections not in `shared` are left out entirely.
+    Only what report `version` (the current one when None) holds is in it, in the
+    schema revision of that version. Sections not in `shared` are left out entirely.
     """
-    sections = _sections(days)
+    if version is None:
+        version = report_version()
+    sections = _sections(
+        {day: up_to(version, metrics) for day, metrics in days.items()}, version
+    )
+    minor = schema_minor(version)
     for limit in FOLD_LIMITS:
         body = {
             "schema_version": SCHEMA_VERSION,
-            "schema_minor": SCHEMA_MINOR,
+            **({"schema_minor": minor} if minor else {}),
             "submission_id": submission_id,
             "installation_id": installation_id,
             "period": period.as_dict(),
@@ -147,6 +160,14 @@ def build_report(
         if len(serialize(body)) <= MAX_REPORT_BYTES:
             break
     return body
+
+
+def schema_minor(version: int) -> int:
+    """Return the schema minor revision of a report of `version` (0: not sent)."""
+    return max(
+        (minor for since, minor in SCHEMA_MINORS.items() if since <= version),
+        default=0,
+    )
 
 
 @dataclass(slots=True)
@@ -187,7 +208,7 @@ def _add(counts: dict[str, int], key: str, value: int) -> None:
     counts[key] = counts.get(key, 0) + value
 
 
-def _sections(days: Days) -> _Sections:
+def _sections(days: Days, version: int) -> _Sections:
     """Return the report sections, unfolded.
 
     The daily label cap folds one label of a key into `other` and keeps the others
@@ -206,7 +227,11 @@ def _sections(days: Days) -> _Sections:
             states = features.setdefault(feature, {"on": 0, "off": 0})
             states[labels[1]] = states.get(labels[1], 0) + value
 
-    jobs: dict[str, dict[str, int]] = {outcome: {} for outcome in JOB_OUTCOMES}
+    jobs: dict[str, dict[str, int]] = {
+        outcome: {}
+        for outcome in JOB_OUTCOMES
+        if JOB_OUTCOME.since.get(outcome, JOBS.since) <= version
+    }
     for key, value in _sum(days, JOBS.name).items():
         if (labels := _split(key, 2)) is not None and labels[0] in jobs:
             _add(jobs[labels[0]], labels[1], value)
