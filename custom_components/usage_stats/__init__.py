@@ -5,15 +5,18 @@ from __future__ import annotations
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv, issue_registry as ir
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.loader import async_get_integration
 
 from .collectors import async_setup_collectors
-from .const import DOMAIN
+from .const import DOMAIN, SIGNAL_UPDATED
 from .coordinator import UsageStatsConfigEntry, UsageStatsCoordinator
+from .panel import async_register_panel, async_remove_panel
 from .services import async_setup_services
 from .store import UsageStatsStore
 from .submission import ISSUES
+from .websocket import async_setup_websocket_api
 
 PLATFORMS: list[Platform] = [Platform.SELECT, Platform.SENSOR]
 
@@ -23,6 +26,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Set up the integration: its actions exist whether or not an entry is loaded."""
     async_setup_services(hass)
+    async_setup_websocket_api(hass)
     return True
 
 
@@ -41,6 +45,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: UsageStatsConfigEntry) -
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     async_setup_collectors(coordinator)
+    await async_register_panel(hass)
+    entry.async_on_unload(lambda: async_remove_panel(hass))
+    # An open panel reloads what it shows: the entry is new (for example after
+    # the consent changed) and again when it unloads.
+    async_dispatcher_send(hass, SIGNAL_UPDATED)
+    entry.async_on_unload(lambda: async_dispatcher_send(hass, SIGNAL_UPDATED))
     return True
 
 
