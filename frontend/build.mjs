@@ -4,7 +4,9 @@ import { build } from "esbuild";
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 
-const OUTFILE = "../custom_components/usage_stats/frontend/usage-stats-panel.js";
+// scripts/test builds elsewhere (PANEL_BUNDLE_OUT) and compares with the committed file.
+const OUTFILE =
+  process.env.PANEL_BUNDLE_OUT ?? "../custom_components/usage_stats/frontend/usage-stats-panel.js";
 const MAX_GZIPPED = 150 * 1024;
 
 await build({
