@@ -20,7 +20,7 @@ from typing import Any
 import uuid
 
 import httpx
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 import pytest
 
 from custom_components.usage_stats.catalogue import (
@@ -227,6 +227,119 @@ def call_ws(page: Page, message: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def check_what_is_shown(
+    page: Page, panel: Locator, ha: httpx.Client, endpoint: str, screenshots: Path
+) -> None:
+    """Consent, charts of the recorded data, the preview and the empty history."""
+    # Consent: share, with the endpoint and the status of the submission.
+    expect(panel.locator("#consent input[value='share']")).to_be_checked()
+    expect(panel.locator("#consent")).to_contain_text(endpoint)
+    # Charts of the recorded data: canvases, not empty states.
+    for chart in ("jobs", "durations", "printers", "features", "events"):
+        expect(panel.locator(f"#chart-{chart} canvas")).to_be_visible()
+    expect(panel.locator("#errors tbody tr")).to_have_count(1)
+    expect(panel.locator("#errors")).to_contain_text("TimeoutError")
+    # The preview shows exactly the preview action's payload.
+    preview = call_action(ha, "preview")
+    shown = json.loads(panel.locator("#preview-json").inner_text())
+    assert shown == preview["payload"]
+    expect(panel.locator("#history")).to_contain_text("Nothing was sent yet")
+
+    # The ranges: "all" shows every kept day on the jobs chart.
+    panel.get_by_role("button", name="All").click()
+    expect(panel.get_by_role("button", name="All")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+
+    panel.get_by_role("button", name="30 days").click()
+    page.screenshot(path=screenshots / "panel-light.png")
+
+
+def check_send_and_download(
+    page: Page, panel: Locator, ha: httpx.Client, days: Days
+) -> None:
+    """Send now updates the history live; the download is the export action's answer."""
+    # Send now: the history updates live (subscription) with the accepted report.
+    panel.locator("#submit").click()
+    expect(panel.locator("#history tbody tr")).to_have_count(1)
+    expect(panel.locator("#history tbody tr")).to_contain_text("accepted")
+    expect(panel.locator("#history tbody tr")).to_contain_text("201")
+    expect(panel.locator(".message")).to_contain_text("accepted")
+
+    # Download everything: the same as the export action.
+    with page.expect_download() as download_info:
+        panel.locator("#download").click()
+    downloaded = json.loads(Path(download_info.value.path()).read_text("utf-8"))
+    assert downloaded == call_action(ha, "export")
+    assert set(days) <= set(downloaded["days"])
+
+
+def take_dark_and_narrow_screenshots(
+    page: Page, panel: Locator, screenshots: Path
+) -> None:
+    """Dark theme and a narrow (phone) viewport."""
+    # Dark theme and a narrow (phone) viewport.
+    page.evaluate(
+        """() => localStorage.setItem("selectedTheme",
+            JSON.stringify({theme: "default", dark: true}))"""
+    )
+    page.reload()
+    expect(panel.locator("#chart-jobs canvas")).to_be_visible()
+    page.screenshot(path=screenshots / "panel-dark.png")
+    page.set_viewport_size(NARROW)
+    page.evaluate("""() => localStorage.removeItem("selectedTheme")""")
+    page.reload()
+    expect(panel.locator("#chart-jobs canvas")).to_be_visible()
+    assert panel.get_attribute("narrow") is not None
+    page.screenshot(path=screenshots / "panel-narrow.png")
+    page.set_viewport_size(WIDE)
+
+
+def check_consent_and_delete(panel: Locator, ha: httpx.Client, today: date) -> None:
+    """Change the consent, then delete everything after the confirmation."""
+    # Consent changed from the panel is the entry's option.
+    panel.locator("#consent input[value='local']").check()
+    expect(panel.locator("#consent input[value='local']")).to_be_checked()
+    expect(panel.locator("#submit")).to_have_count(0)
+    assert call_action(ha, "export")["consent"]["level"] == "local"
+    entry = ha.get("/api/config/config_entries/entry").json()
+    assert [e["state"] for e in entry if e["domain"] == "usage_stats"] == ["loaded"]
+
+    # Delete, with a confirmation that says what happens.
+    panel.locator("#delete").click()
+    dialog = panel.get_by_role("alertdialog")
+    expect(dialog).to_contain_text("deletion request")
+    panel.locator("#confirm-delete").click()
+    expect(panel.locator(".message")).to_contain_text("Deletion requests queued: 1")
+    export = call_action(ha, "export")
+    assert set(export["days"]) <= {today.isoformat()}
+    expect(panel.locator("#history tbody tr").first).to_contain_text("deletion")
+
+
+def create_guest(page: Page) -> None:
+    """Create a user who is not an administrator (as the admin in `page`)."""
+    # A user who is not an administrator: no sidebar entry, no data.
+    user = call_ws(
+        page,
+        {
+            "type": "config/auth/create",
+            "name": "Guest",
+            "group_ids": ["system-users"],
+        },
+    )
+    assert user["success"], user
+    created = call_ws(
+        page,
+        {
+            "type": "config/auth_provider/homeassistant/create",
+            "user_id": user["result"]["user"]["id"],
+            "username": "guest",
+            "password": PASSWORD,
+        },
+    )
+    assert created["success"], created
+
+
 @pytest.mark.timeout(300)
 def test_panel_in_a_browser(
     collector: Collector,
@@ -261,98 +374,11 @@ def test_panel_in_a_browser(
         page.set_default_timeout(UI_TIMEOUT_MS)
         log_in(page, url, ADMIN, "/usage-stats")
         panel = page.locator("usage-stats-panel")
-
-        # Consent: share, with the endpoint and the status of the submission.
-        expect(panel.locator("#consent input[value='share']")).to_be_checked()
-        expect(panel.locator("#consent")).to_contain_text(collector.url)
-        # Charts of the recorded data: canvases, not empty states.
-        for chart in ("jobs", "durations", "printers", "features", "events"):
-            expect(panel.locator(f"#chart-{chart} canvas")).to_be_visible()
-        expect(panel.locator("#errors tbody tr")).to_have_count(1)
-        expect(panel.locator("#errors")).to_contain_text("TimeoutError")
-        # The preview shows exactly the preview action's payload.
-        preview = call_action(ha, "preview")
-        shown = json.loads(panel.locator("#preview-json").inner_text())
-        assert shown == preview["payload"]
-        expect(panel.locator("#history")).to_contain_text("Nothing was sent yet")
-
-        # The ranges: "all" shows every kept day on the jobs chart.
-        panel.get_by_role("button", name="All").click()
-        expect(panel.get_by_role("button", name="All")).to_have_attribute(
-            "aria-pressed", "true"
-        )
-
-        panel.get_by_role("button", name="30 days").click()
-        page.screenshot(path=screenshots / "panel-light.png")
-
-        # Send now: the history updates live (subscription) with the accepted report.
-        panel.locator("#submit").click()
-        expect(panel.locator("#history tbody tr")).to_have_count(1)
-        expect(panel.locator("#history tbody tr")).to_contain_text("accepted")
-        expect(panel.locator("#history tbody tr")).to_contain_text("201")
-        expect(panel.locator(".message")).to_contain_text("accepted")
-
-        # Download everything: the same as the export action.
-        with page.expect_download() as download_info:
-            panel.locator("#download").click()
-        downloaded = json.loads(Path(download_info.value.path()).read_text("utf-8"))
-        assert downloaded == call_action(ha, "export")
-        assert set(days) <= set(downloaded["days"])
-
-        # Dark theme and a narrow (phone) viewport.
-        page.evaluate(
-            """() => localStorage.setItem("selectedTheme",
-                JSON.stringify({theme: "default", dark: true}))"""
-        )
-        page.reload()
-        expect(panel.locator("#chart-jobs canvas")).to_be_visible()
-        page.screenshot(path=screenshots / "panel-dark.png")
-        page.set_viewport_size(NARROW)
-        page.evaluate("""() => localStorage.removeItem("selectedTheme")""")
-        page.reload()
-        expect(panel.locator("#chart-jobs canvas")).to_be_visible()
-        assert panel.get_attribute("narrow") is not None
-        page.screenshot(path=screenshots / "panel-narrow.png")
-        page.set_viewport_size(WIDE)
-
-        # Consent changed from the panel is the entry's option.
-        panel.locator("#consent input[value='local']").check()
-        expect(panel.locator("#consent input[value='local']")).to_be_checked()
-        expect(panel.locator("#submit")).to_have_count(0)
-        assert call_action(ha, "export")["consent"]["level"] == "local"
-        entry = ha.get("/api/config/config_entries/entry").json()
-        assert [e["state"] for e in entry if e["domain"] == "usage_stats"] == ["loaded"]
-
-        # Delete, with a confirmation that says what happens.
-        panel.locator("#delete").click()
-        dialog = panel.get_by_role("alertdialog")
-        expect(dialog).to_contain_text("deletion request")
-        panel.locator("#confirm-delete").click()
-        expect(panel.locator(".message")).to_contain_text("Deletion requests queued: 1")
-        export = call_action(ha, "export")
-        assert set(export["days"]) <= {today.isoformat()}
-        expect(panel.locator("#history tbody tr").first).to_contain_text("deletion")
-
-        # A user who is not an administrator: no sidebar entry, no data.
-        user = call_ws(
-            page,
-            {
-                "type": "config/auth/create",
-                "name": "Guest",
-                "group_ids": ["system-users"],
-            },
-        )
-        assert user["success"], user
-        created = call_ws(
-            page,
-            {
-                "type": "config/auth_provider/homeassistant/create",
-                "user_id": user["result"]["user"]["id"],
-                "username": "guest",
-                "password": PASSWORD,
-            },
-        )
-        assert created["success"], created
+        check_what_is_shown(page, panel, ha, collector.url, screenshots)
+        check_send_and_download(page, panel, ha, days)
+        take_dark_and_narrow_screenshots(page, panel, screenshots)
+        check_consent_and_delete(panel, ha, today)
+        create_guest(page)
         context.close()
 
         guest = browser.new_context(viewport=WIDE)
