@@ -137,6 +137,7 @@ def skip_onboarding_but_the_owner(storage_dir: Path) -> None:
     The core configuration step would add integrations that reach the internet
     (weather, radio); the owner is made through the onboarding API.
     """
+    storage_dir.mkdir(parents=True, exist_ok=True)
     (storage_dir / "onboarding").write_text(
         json.dumps(
             {
