@@ -21,6 +21,12 @@ import { styles } from "./styles";
 import type { DaysResult, Hass, HistoryEntry, HistoryResult, Overview, Preview } from "./types";
 
 const DOMAIN = "usage_stats";
+// History fields shown in the table's columns; anything else is shown as details.
+const HISTORY_COLUMNS = new Set(["kind", "finished_at", "period_start", "period_end", "outcome", "status_code"]);
+
+function extraFields(entry: HistoryEntry): [string, unknown][] {
+  return Object.entries(entry).filter(([key]) => !HISTORY_COLUMNS.has(key));
+}
 
 interface WsError {
   code?: string;
@@ -427,7 +433,17 @@ export class UsageStatsPanel extends LitElement {
                     <td>${entry.period_start ? `${entry.period_start} – ${entry.period_end ?? ""}` : "—"}</td>
                     <td class="outcome-${entry.outcome}">${entry.outcome ?? ""}</td>
                     <td class="num">${entry.status_code ?? "—"}</td>
-                  </tr>`,
+                  </tr>
+                  ${extraFields(entry).length
+                    ? html`<tr class="details">
+                        <td colspan="5">
+                          <details>
+                            <summary>${l("history_details")}</summary>
+                            <pre>${JSON.stringify(Object.fromEntries(extraFields(entry)), null, 2)}</pre>
+                          </details>
+                        </td>
+                      </tr>`
+                    : nothing}`,
                 )}
               </tbody>
             </table>`
