@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from unittest.mock import patch
+
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+)
 from pytest_homeassistant_custom_component.typing import (
     ClientSessionGenerator,
     WebSocketGenerator,
 )
 
-from custom_components.usage_stats.const import PANEL_URL_PATH
+from custom_components.usage_stats.const import CONF_CONSENT, PANEL_URL_PATH
 from custom_components.usage_stats.panel import FRONTEND_DIRECTORY
+from custom_components.usage_stats.store import UnsupportedStorageVersionError
+from homeassistant.components.frontend import EVENT_PANELS_UPDATED
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 
 
@@ -63,3 +71,45 @@ async def test_panel_follows_the_entry(
     assert await hass.config_entries.async_setup(init_integration.entry_id)
     await hass.async_block_till_done()
     assert PANEL_URL_PATH in await _panels(hass, client)
+
+
+async def test_panel_stays_while_options_reload_the_entry(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    """Choosing a consent level in the panel reloads the entry but keeps the panel open."""
+    updates = async_capture_events(hass, EVENT_PANELS_UPDATED)
+    hass.config_entries.async_update_entry(
+        init_integration, options={**init_integration.options, CONF_CONSENT: "disabled"}
+    )
+    await hass.async_block_till_done()
+    assert init_integration.state is ConfigEntryState.LOADED
+    assert init_integration.runtime_data.consent.level == "disabled"
+    assert PANEL_URL_PATH in await _panels(hass, await hass_ws_client(hass))
+    assert updates == []
+    # A later unload removes it as usual.
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    assert PANEL_URL_PATH not in await _panels(hass, await hass_ws_client(hass))
+    assert len(updates) == 1
+
+
+async def test_panel_goes_when_the_reload_fails(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    """If the entry cannot be set up again, the kept panel is removed."""
+    # The store turns out unreadable when the entry is set up again (say, a newer
+    # version of the integration wrote it meanwhile).
+    with patch(
+        "custom_components.usage_stats.coordinator.UsageStatsStore.async_load_data",
+        side_effect=UnsupportedStorageVersionError("version 2.1"),
+    ):
+        hass.config_entries.async_update_entry(
+            init_integration,
+            options={**init_integration.options, CONF_CONSENT: "disabled"},
+        )
+        await hass.async_block_till_done()
+    assert init_integration.state is ConfigEntryState.SETUP_ERROR
+    assert PANEL_URL_PATH not in await _panels(hass, await hass_ws_client(hass))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.typing import ConfigType
@@ -12,7 +13,7 @@ from homeassistant.loader import async_get_integration
 from .collectors import async_setup_collectors
 from .const import DOMAIN, SIGNAL_UPDATED
 from .coordinator import UsageStatsConfigEntry, UsageStatsCoordinator
-from .panel import async_register_panel, async_remove_panel
+from .panel import async_keep_panel_for_reload, async_register_panel, async_remove_panel
 from .services import async_setup_services
 from .store import UsageStatsStore
 from .submission import ISSUES
@@ -34,7 +35,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: UsageStatsConfigEntry) -
     """Set up Usage Statistics from a config entry."""
     integration = await async_get_integration(hass, DOMAIN)
     coordinator = UsageStatsCoordinator(hass, entry, str(integration.version))
-    await coordinator.async_load()
+    try:
+        await coordinator.async_load()
+    except ConfigEntryError:
+        async_remove_panel(hass)  # if it was kept for this reload
+        raise
     entry.runtime_data = coordinator
     await coordinator.submission.async_start()
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
@@ -46,7 +51,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: UsageStatsConfigEntry) -
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     async_setup_collectors(coordinator)
     await async_register_panel(hass)
-    entry.async_on_unload(lambda: async_remove_panel(hass))
+    entry.async_on_unload(lambda: async_remove_panel(hass, reloading=True))
     # An open panel reloads what it shows: the entry is new (for example after
     # the consent changed) and again when it unloads.
     async_dispatcher_send(hass, SIGNAL_UPDATED)
@@ -70,4 +75,5 @@ async def _async_update_listener(
     hass: HomeAssistant, entry: UsageStatsConfigEntry
 ) -> None:
     """Reload when the options change, so collectors follow the consent level."""
+    async_keep_panel_for_reload(hass)
     hass.config_entries.async_schedule_reload(entry.entry_id)

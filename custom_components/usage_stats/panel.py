@@ -24,6 +24,9 @@ from .const import (
 FRONTEND_DIRECTORY: Final = Path(__file__).parent / "frontend"
 # The bundle's digest, once the static path is registered (it cannot be removed).
 DATA_PANEL_VERSION: HassKey[str] = HassKey(f"{DOMAIN}_panel_version")
+# Set while the entry reloads after its options changed (for example the consent,
+# chosen in the panel itself): the panel stays, so an open panel is not closed.
+DATA_KEEP_PANEL: HassKey[bool] = HassKey(f"{DOMAIN}_keep_panel")
 
 
 def _digest(path: Path) -> str:
@@ -32,6 +35,8 @@ def _digest(path: Path) -> str:
 
 async def async_register_panel(hass: HomeAssistant) -> None:
     """Serve the bundle and add the sidebar entry, for administrators only."""
+    if PANEL_URL_PATH in hass.data.get(frontend.DATA_PANELS, {}):
+        return  # kept through a reload
     if (version := hass.data.get(DATA_PANEL_VERSION)) is None:
         version = await hass.async_add_executor_job(
             _digest, FRONTEND_DIRECTORY / PANEL_BUNDLE
@@ -54,6 +59,15 @@ async def async_register_panel(hass: HomeAssistant) -> None:
 
 
 @callback
-def async_remove_panel(hass: HomeAssistant) -> None:
-    """Remove the sidebar entry."""
-    frontend.async_remove_panel(hass, PANEL_URL_PATH)
+def async_keep_panel_for_reload(hass: HomeAssistant) -> None:
+    """Keep the sidebar entry through the reload that follows."""
+    hass.data[DATA_KEEP_PANEL] = True
+
+
+@callback
+def async_remove_panel(hass: HomeAssistant, *, reloading: bool = False) -> None:
+    """Remove the sidebar entry, unless it is kept for a reload."""
+    if reloading and hass.data.pop(DATA_KEEP_PANEL, False):
+        return
+    hass.data.pop(DATA_KEEP_PANEL, None)
+    frontend.async_remove_panel(hass, PANEL_URL_PATH, warn_if_unknown=False)
