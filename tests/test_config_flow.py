@@ -14,6 +14,7 @@ from custom_components.usage_stats.const import (
     CONF_FORMAT,
     CONF_PRINTER_INTEGRATIONS,
     CONF_RETENTION_DAYS,
+    CONF_SECTIONS,
     DOMAIN,
 )
 from homeassistant.config_entries import SOURCE_USER
@@ -21,6 +22,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 
 from .conftest import ENDPOINT
+
+ALL_SECTIONS = ["printer_fleet", "features", "jobs", "events", "errors"]
 
 pytestmark = pytest.mark.usefixtures("mock_setup_entry")
 
@@ -76,6 +79,7 @@ async def test_user_flow_share_error_then_recover(hass: HomeAssistant) -> None:
         CONF_CONSENT: "share",
         CONF_ENDPOINT: ENDPOINT,
         CONF_RETENTION_DAYS: 90,
+        CONF_SECTIONS: ALL_SECTIONS,
     }
 
 
@@ -154,6 +158,7 @@ async def test_reconfigure_to_share_error_then_recover(
         CONF_CONSENT: "share",
         CONF_ENDPOINT: "http://localhost:8080",
         CONF_RETENTION_DAYS: 90,
+        CONF_SECTIONS: ALL_SECTIONS,
     }
 
 
@@ -192,6 +197,7 @@ async def test_options_flow(
         CONF_ENDPOINT: ENDPOINT,
         CONF_RETENTION_DAYS: 30,
         CONF_FORMAT: "json",
+        CONF_SECTIONS: ALL_SECTIONS,
     }
 
 
@@ -216,6 +222,7 @@ async def test_options_flow_clears_endpoint(
         CONF_CONSENT: "local",
         CONF_RETENTION_DAYS: 365,
         CONF_FORMAT: "otlp",
+        CONF_SECTIONS: ALL_SECTIONS,
     }
 
 
@@ -263,6 +270,43 @@ async def test_options_flow_printer_integrations(
     assert mock_config_entry.options == {
         **base,
         CONF_FORMAT: "json",
+        CONF_SECTIONS: ALL_SECTIONS,
         CONF_PRINTER_INTEGRATIONS: ["prusalink", "my_printer"],
         CONF_FEATURE_ENTITIES: ["switch.enclosure_fan"],
     }
+
+
+async def test_share_step_chooses_sections(hass: HomeAssistant) -> None:
+    """The share step offers every section, all preselected; the choice is kept."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_CONSENT: "share"}
+    )
+    sections = next(key for key in result["data_schema"].schema if key == CONF_SECTIONS)
+    assert sections.default() == ALL_SECTIONS
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_ENDPOINT: ENDPOINT, CONF_SECTIONS: ["jobs", "errors"]}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["options"][CONF_SECTIONS] == ["jobs", "errors"]
+
+
+async def test_options_flow_changes_sections(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    """The options choose the shared sections too; none at all is a choice."""
+    mock_config_entry.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(mock_config_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            CONF_CONSENT: "share",
+            CONF_ENDPOINT: ENDPOINT,
+            CONF_RETENTION_DAYS: 90,
+            CONF_SECTIONS: [],
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert mock_config_entry.options[CONF_SECTIONS] == []

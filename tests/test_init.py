@@ -118,7 +118,7 @@ async def test_consent_record_is_dated(
     assert coordinator.consent.changed_at == granted
     assert coordinator.installation_id == installation_id
 
-    # Lowering consent clears the grant; the id is kept for a deletion request.
+    # Lowering consent clears the grant and replaces the id (nothing was sent with it).
     hass.config_entries.async_update_entry(
         mock_config_entry,
         options={**mock_config_entry.options, CONF_CONSENT: "disabled"},
@@ -128,7 +128,7 @@ async def test_consent_record_is_dated(
     assert coordinator.consent.level == "disabled"
     assert coordinator.consent.share_granted_at is None
     assert coordinator.consent.changed_at == dt_util.utcnow()
-    assert coordinator.installation_id == installation_id
+    assert coordinator.installation_id not in (None, installation_id)
 
 
 async def test_remove_entry_deletes_store(
@@ -159,8 +159,54 @@ async def test_newer_storage_version_is_refused(
     await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
-    assert "newer" in (mock_config_entry.reason or "")
+    assert mock_config_entry.reason == NEWER_STORE_REASON
     assert hass_storage[STORAGE_KEY] == newer
+
+
+# The translated reason (translations/en.json, exceptions.unsupported_storage_version;
+# the config entry's reason drops the final full stop).
+NEWER_STORE_REASON = (
+    "The stored statistics were written by a newer version of Usage Statistics and were "
+    "left untouched: usage_stats.data was written by storage version "
+    f"{STORAGE_VERSION + 1}.1, newer than {STORAGE_VERSION}.{STORAGE_MINOR_VERSION}. "
+    "Update the integration"
+)
+
+
+async def test_newer_storage_file_is_refused_and_kept(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    tmp_path: Path,
+) -> None:
+    """A downgrade reads a real file of a newer major version: translated error, file kept.
+
+    Read by Home Assistant's own file loader, so the test holds whatever each
+    version's `Store` does before our migration runs; stopping writes nothing.
+    """
+    hass.config.config_dir = str(tmp_path)
+    storage_dir = tmp_path / ".storage"
+    storage_dir.mkdir()
+    path = storage_dir / STORAGE_KEY
+    newer = json.dumps(
+        {
+            "version": STORAGE_VERSION + 1,
+            "minor_version": 1,
+            "key": STORAGE_KEY,
+            "data": {"something": "new"},
+        },
+        indent=4,
+    )
+    path.write_text(newer, encoding="utf-8")
+    mock_config_entry.add_to_hass(hass)
+    with patch.object(Store, "_async_load", REAL_STORE_LOAD):
+        assert not await hass.config_entries.async_setup(mock_config_entry.entry_id)
+        await hass.async_block_till_done()
+
+    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+    assert mock_config_entry.reason == NEWER_STORE_REASON
+    await hass.async_stop(force=True)
+    assert path.read_text(encoding="utf-8") == newer
+    assert [p.name for p in storage_dir.iterdir()] == [STORAGE_KEY]
 
 
 async def test_older_minor_version_is_migrated(
@@ -296,5 +342,6 @@ async def test_store_1_1_file_is_migrated(
     assert coordinator.submission.pending_first_day().isoformat() == "2026-10-06"
     await coordinator.async_save_now()
     written = hass_storage[STORAGE_KEY]
-    assert (written["version"], written["minor_version"]) == (1, 3)
+    assert (written["version"], written["minor_version"]) == (1, 5)
+    assert written["data"]["submission"]["archive"] == []
     assert decode_days(written["data"]["days"]) == coordinator.stored["days"]

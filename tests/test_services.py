@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 import json
 from pathlib import Path
 from typing import Any
@@ -210,20 +211,25 @@ async def test_delete_sends_a_deletion_request(
     mock_config_entry: MockConfigEntry,
     hass_storage: dict[str, Any],
 ) -> None:
-    """Delete erases everything, renews the id and asks the endpoint to delete too."""
+    """Delete erases everything and renews the id; deletion requests go on below share."""
     record_week(coordinator, freezer)
     await advance(hass, freezer, "2026-11-09T06:00:30+00:00")
     old_id = coordinator.installation_id
     coordinator.record(EVENTS, "ha_start")
 
-    # Consent lowered first: the deletion request is still sent.
+    # Leaving share asks the endpoint to delete the reports at once; it fails once.
+    receiver.answers = [Answer(503)]
     hass.config_entries.async_update_entry(
         mock_config_entry, options={**mock_config_entry.options, CONF_CONSENT: "local"}
     )
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     coordinator = mock_config_entry.runtime_data
+    assert len(receiver.bodies("/v1/deletion")) == 1
+    assert coordinator.submission.reports_waiting == 1
+
     result = await _call(hass, "delete")
-    assert result == {"deletion_requests": 1, "reports_waiting": 1}
+    # The id was already replaced on leaving share: nothing more to ask for.
+    assert result == {"deletion_requests": 0, "reports_waiting": 1}
     assert coordinator.stored["days"] == {}
     assert coordinator.submission.state["history"] == []
     assert coordinator.submission.last_success is None
@@ -231,18 +237,15 @@ async def test_delete_sends_a_deletion_request(
     # Written at once.
     assert hass_storage[STORAGE_KEY]["data"]["days"] == {"keys": [], "counts": {}}
 
-    # Sent at once, without waiting for the next minute's look at the outbox or
-    # for the hourly limit that the report just sent started.
-    await hass.async_block_till_done(wait_background_tasks=True)
+    # The waiting deletion request is retried at `local` and delivered.
+    await advance(hass, freezer, timedelta(hours=3))
     deletion = receiver.bodies("/v1/deletion")
-    assert len(deletion) == 1
-    assert_valid_deletion(deletion[0])
-    assert deletion[0]["installation_id"] == old_id
+    assert len(deletion) == 2
+    assert_valid_deletion(deletion[1])
+    assert deletion[1] == deletion[0]
+    assert deletion[1]["installation_id"] == old_id
     assert coordinator.submission.reports_waiting == 0
     assert coordinator.submission.status == "disabled"
-
-    # Nothing was sent with the new id: a second delete queues nothing.
-    assert (await _call(hass, "delete"))["deletion_requests"] == 0
 
 
 async def test_delete_at_share_starts_afresh(
@@ -290,6 +293,7 @@ async def test_export(
         "days",
         "outbox",
         "history",
+        "archive",
         "submission",
     }
     assert result["consent"]["level"] == "share"

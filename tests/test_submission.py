@@ -33,7 +33,8 @@ from custom_components.usage_stats.const import (
     STORAGE_KEY,
 )
 from custom_components.usage_stats.coordinator import UsageStatsCoordinator
-from custom_components.usage_stats.submission import next_occurrence, retry_delay
+from custom_components.usage_stats.outbox import retry_delay
+from custom_components.usage_stats.submission import next_occurrence
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
@@ -320,7 +321,10 @@ async def test_lowering_consent_while_retrying(
     mock_config_entry: MockConfigEntry,
     issue_registry: ir.IssueRegistry,
 ) -> None:
-    """Lowering consent below share empties the outbox and stops sending at once."""
+    """Lowering consent below share empties the outbox and stops sending reports.
+
+    The report that failed may have arrived: the endpoint is asked to delete it.
+    """
     receiver.answers = [Answer(500)]
     record_week(coordinator, freezer)
     await advance(hass, freezer, "2026-11-09T06:00:30+00:00")
@@ -329,15 +333,18 @@ async def test_lowering_consent_while_retrying(
     hass.config_entries.async_update_entry(
         mock_config_entry, options={**mock_config_entry.options, CONF_CONSENT: "local"}
     )
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     submission = mock_config_entry.runtime_data.submission
     assert submission.reports_waiting == 0
     assert submission.status == "disabled"
     assert submission.next_planned is None
-    assert submission.state["history"][-1]["outcome"] == "withdrawn"
+    assert [(h["kind"], h["outcome"]) for h in submission.state["history"]] == [
+        ("report", "withdrawn"),
+        ("deletion", "accepted"),
+    ]
     for _ in range(3):
         await advance(hass, freezer, timedelta(days=7))
-    assert len(receiver.requests) == 1
+    assert [r.path for r in receiver.requests] == ["/v1/reports", "/v1/deletion"]
     assert submission.preview()["payload"]["installation_id"] == (
         mock_config_entry.runtime_data.installation_id
     )
@@ -547,7 +554,7 @@ async def test_installation_type_unknown_when_system_info_fails(
     """Without system information the installation type is Unknown."""
     mock_config_entry.add_to_hass(hass)
     with patch(
-        "custom_components.usage_stats.submission.async_get_system_info",
+        "custom_components.usage_stats.next_report.async_get_system_info",
         side_effect=OSError,
     ):
         assert await hass.config_entries.async_setup(mock_config_entry.entry_id)

@@ -81,12 +81,18 @@ def test_every_service_is_translated_with_an_icon() -> None:
 
 
 def test_every_repair_issue_is_translated() -> None:
-    """Each repair issue the integration raises has a title and description."""
+    """Each repair issue has a title and a description, or a fix flow that describes it."""
+    from custom_components.usage_stats.repairs import ISSUE_REPORT_VERSION
     from custom_components.usage_stats.submission import ISSUES
 
     for lang in ("en", "de"):
         issues = _load(f"translations/{lang}.json")["issues"]
-        assert set(ISSUES) == set(issues)
+        assert {*ISSUES, ISSUE_REPORT_VERSION} == set(issues)
         for issue in issues.values():
             assert issue["title"]
-            assert issue["description"]
+            if "fix_flow" in issue:
+                step = issue["fix_flow"]["step"]["init"]
+                assert step["description"]
+                assert set(step["menu_options"]) == {"accept", "decline"}
+            else:
+                assert issue["description"]

@@ -111,9 +111,11 @@ def pem(cert: x509.Certificate) -> str:
 def trusted_authority() -> KeyAndCert:
     """An authority that Home Assistant is told to trust."""
     authority = make_authority("usage_stats test authority")
-    # The client context of Home Assistant's shared session is made once per process;
-    # a test authority added to it changes nothing for the other tests, which use http.
-    ssl_util.client_context().load_verify_locations(cadata=pem(authority[1]))
+    # The shared session verifies with Home Assistant's default client context: in
+    # 2025.4 `client_context()`, in 2026.2 the one with ALPN http/1.1; on both it is
+    # what `get_default_context()` returns. It is made once per process; a test
+    # authority added to it changes nothing for the other tests, which use http.
+    ssl_util.get_default_context().load_verify_locations(cadata=pem(authority[1]))
     return authority
 
 

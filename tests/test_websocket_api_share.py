@@ -65,6 +65,9 @@ async def test_same_answers_as_the_actions(
         ("report", "accepted", 200)
     ]
     assert history[0]["period_start"] == "2026-11-02"
+    # The archive keeps the body exactly as it was sent.
+    assert history[0]["body"] == preview["payload"]
+    assert history == coordinator.submission.history()
     overview = await _result(client, "overview")
     assert overview["submission"]["last_success"] == "2026-11-09T05:00:00+00:00"
     assert overview["consent"]["share_granted_at"] == GRANTED

@@ -5,6 +5,7 @@ a store seeded as an installation that has been sharing for some days would have
 it. The integration is set up through its config flow over the HTTP API, with
 `share` and the endpoint of a real collector process; `usage_stats.submit` sends the
 report, which the collector publishes, and `usage_stats.delete` removes it there.
+Leaving `share` in the options removes it there too.
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ def seed_store(storage_dir: Path, granted_at: datetime, installation_id: str) ->
         "level": "share",
         "changed_at": granted_at.isoformat(),
         "share_granted_at": granted_at.isoformat(),
+        "report_version": 1,
+        "declined_version": None,
     }
     data["installation_id"] = installation_id
     data["days"] = days
@@ -320,3 +323,85 @@ def test_submit_and_delete_through_a_real_collector(
         "weeks": [],
         "suppressed_weeks": 0,
     }
+
+
+def lower_consent_in_options(ha: httpx.Client, endpoint: str, level: str) -> None:
+    """Change the consent level through the options flow, as the frontend does."""
+    (entry,) = ha.get(
+        "/api/config/config_entries/entry", params={"domain": DOMAIN}
+    ).json()
+    flow = ha.post(
+        "/api/config/config_entries/options/flow",
+        json={"handler": entry["entry_id"], "show_advanced_options": False},
+    ).json()
+    assert (flow["type"], flow["step_id"]) == ("form", "init"), flow
+    done = ha.post(
+        f"/api/config/config_entries/options/flow/{flow['flow_id']}",
+        json={"consent": level, "endpoint": endpoint, "retention_days": 90},
+    ).json()
+    assert done["type"] == "create_entry", done
+
+
+@pytest.mark.timeout(170)
+def test_leaving_share_deletes_the_reports_at_the_collector(
+    collector: Collector, home_assistant_config: HomeAssistantConfig
+) -> None:
+    """Submit, then choose `local`: the collector keeps no report of the old id."""
+    today = datetime.now(UTC).date()
+    granted_at = datetime.combine(
+        today - timedelta(days=DAYS_SHARING), time(9, 30), UTC
+    )
+    installation_id = str(uuid.uuid4())
+    days = seed_store(home_assistant_config.storage_dir, granted_at, installation_id)
+
+    home_assistant = home_assistant_config.start()
+    token = onboard(home_assistant.url)
+    with httpx.Client(
+        base_url=home_assistant.url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=HTTP_TIMEOUT,
+    ) as ha:
+        wait_for(
+            "Home Assistant to be running",
+            lambda: ha.get("/api/config").json()["state"] == "RUNNING" or None,
+            HA_RUNNING_TIMEOUT,
+            process=home_assistant.process,
+        )
+        add_entry_with_share(ha, collector.url)
+        submitted = call_action(ha, "submit")
+        assert submitted["outcome"] == "accepted"
+        assert len(admin_reports(collector, installation_id)) == 1
+
+        lower_consent_in_options(ha, collector.url, "local")
+
+        # The deletion request goes out at once, as the entry reloads.
+        wait_for(
+            "the collector to delete the installation's reports",
+            lambda: admin_reports(collector, installation_id) == [] or None,
+            DELETION_TIMEOUT,
+            interval=1.0,
+            process=home_assistant.process,
+        )
+        history: list[dict[str, Any]] = wait_for(
+            "Home Assistant to note the deletion request as accepted",
+            lambda: [
+                h
+                for h in call_action(ha, "export")["history"]
+                if h["kind"] == "deletion"
+            ]
+            or None,
+            HTTP_TIMEOUT,
+        )
+        assert [(h["outcome"], h["status_code"]) for h in history] == [
+            ("accepted", 200)
+        ]
+        export = call_action(ha, "export")
+        assert export["consent"]["level"] == "local"
+        assert export["outbox"] == []
+        assert export["installation_id"] not in (None, installation_id)
+        # The local counters stay.
+        assert set(days) <= set(export["days"])
+        # The accepted report is still in the local archive, exactly as sent.
+        assert [a["id"] for a in export["archive"]] == [submitted["id"]]
+
+    assert public_stats(collector)["weeks"] == []

@@ -270,12 +270,26 @@ async def test_otlp_errors_are_400(client: Client) -> None:
     assert "resourceMetrics" in (await response.json())["error"]
 
 
-def test_missing_sections_default_to_empty() -> None:
+def test_a_section_is_there_when_one_of_its_metrics_is() -> None:
+    """Metrics left out: their section was not shared; one metric brings its section."""
     body = otlp_json(make_report())
     body["resourceMetrics"][0]["scopeMetrics"][0]["metrics"] = []
     report = otlp_to_report(body)
-    assert report["printer_fleet"] == {"printers": 0, "types": {}}
-    assert report["jobs"]["duration"] == {}
+    assert not {"printer_fleet", "features", "jobs", "events", "errors"} & set(report)
+    body["resourceMetrics"][0]["scopeMetrics"][0]["metrics"] = [
+        {"name": "usage_stats.jobs.duration", "sum": {"dataPoints": []}},
+        {"name": "usage_stats.events", "sum": {"dataPoints": []}},
+    ]
+    report = otlp_to_report(body)
+    assert report["jobs"] == {
+        "started": {},
+        "completed": {},
+        "failed": {},
+        "cancelled": {},
+        "duration": {},
+    }
+    assert report["events"] == {}
+    assert not {"printer_fleet", "features", "errors"} & set(report)
     # Plain JSON integers are accepted for int64 values as well.
     body["resourceMetrics"][0]["scopeMetrics"][0]["metrics"] = [
         {"name": "usage_stats.printers", "gauge": {"dataPoints": [{"asInt": 3}]}}

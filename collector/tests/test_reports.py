@@ -51,7 +51,7 @@ async def test_valid_report_is_stored(client: Client, storage: Storage) -> None:
         (lambda r: r["period"].update(start="2025-02-30"), "$.period.start"),
         (lambda r: r["events"].update({"bad key!": 1}), "$.events"),
         (lambda r: r.update(schema_version=2), "$.schema_version"),
-        (lambda r: r.pop("errors"), "errors"),
+        (lambda r: r.pop("installation"), "installation"),
         (lambda r: r["jobs"]["duration"].update(forever=1), "$.jobs.duration"),
     ],
 )
@@ -211,3 +211,38 @@ async def test_parallel_posts_of_one_submission_store_it_once(
     finally:
         for test_client in clients:
             await test_client.close()
+
+
+async def test_sections_left_out_are_counted_per_section(client: Client, storage: Storage) -> None:
+    """A report may leave sections out; installations are counted per section they share."""
+    full = make_report()
+    jobs_only = make_report()
+    for section in ("printer_fleet", "features", "events", "errors"):
+        del jobs_only[section]
+    for report in (full, jobs_only):
+        response = await client.post("/v1/reports", json=report)
+        assert response.status == 201, await response.text()
+    totals = await _totals(storage)
+    week = "2025-W18"
+    assert totals[(week, "active", "")] == (2, 2)
+    assert totals[(week, "section", "jobs")] == (2, 2)
+    assert totals[(week, "section", "printer_fleet")] == (1, 1)
+    assert totals[(week, "section", "errors")] == (1, 1)
+    # What the jobs-only installation left out contributes nothing.
+    assert totals[(week, "printers", "")][1] == 1
+
+    stats = await (await client.get("/v1/stats")).json()
+    assert stats["weeks"][0]["sections"] == {
+        "printer_fleet": 1,
+        "features": 1,
+        "jobs": 2,
+        "events": 1,
+        "errors": 1,
+    }
+
+    # Deleting the jobs-only installation takes its section count back out.
+    request = {"schema_version": 1, "request_id": new_id(), "installation_id": jobs_only["installation_id"]}
+    response = await client.post("/v1/deletion", json=request)
+    assert response.status == 200
+    totals = await _totals(storage)
+    assert totals[(week, "section", "jobs")] == (1, 1)

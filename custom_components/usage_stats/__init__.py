@@ -14,6 +14,7 @@ from .collectors import async_setup_collectors
 from .const import DOMAIN, SIGNAL_UPDATED
 from .coordinator import UsageStatsConfigEntry, UsageStatsCoordinator
 from .panel import async_keep_panel_for_reload, async_register_panel, async_remove_panel
+from .repairs import ISSUE_REPORT_VERSION, async_check_report_version
 from .services import async_setup_services
 from .store import UsageStatsStore
 from .submission import ISSUES
@@ -41,6 +42,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: UsageStatsConfigEntry) -
         async_remove_panel(hass)  # if it was kept for this reload
         raise
     entry.runtime_data = coordinator
+    async_check_report_version(coordinator)
     await coordinator.submission.async_start()
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     entry.async_on_unload(
@@ -67,7 +69,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: UsageStatsConfigEntry) 
 async def async_remove_entry(hass: HomeAssistant, entry: UsageStatsConfigEntry) -> None:
     """Delete the stored data and the repair issues when the entry is removed."""
     await UsageStatsStore(hass).async_remove()
-    for issue in ISSUES:
+    for issue in (*ISSUES, ISSUE_REPORT_VERSION):
         ir.async_delete_issue(hass, DOMAIN, issue)
 
 

@@ -14,6 +14,7 @@ from homeassistant.util.file import write_utf8_file
 from .const import CONF_CONSENT, CONF_ENDPOINT, DOMAIN, ConsentLevel
 from .coordinator import UsageStatsConfigEntry, UsageStatsCoordinator
 from .printers import KNOWN_PRINTER_INTEGRATIONS
+from .repairs import ISSUE_REPORT_VERSION
 from .submission import ISSUES
 
 EXPORT_DIRECTORY: Final = DOMAIN
@@ -133,7 +134,7 @@ def overview(hass: HomeAssistant) -> dict[str, Any]:
             "rejected_status": submission.state["rejected_status"],
             "issues": [
                 issue
-                for issue in ISSUES
+                for issue in (*ISSUES, ISSUE_REPORT_VERSION)
                 if issues.async_get_issue(DOMAIN, issue) is not None
             ],
         },
@@ -152,6 +153,8 @@ def days(hass: HomeAssistant) -> dict[str, Any]:
 
 
 def history(hass: HomeAssistant) -> dict[str, Any]:
-    """Return what became of the messages sent (newest first), never their content."""
-    state = loaded_coordinator(hass).submission.state
-    return {"history": list(reversed(state["history"]))}
+    """Return what became of the messages sent, newest first.
+
+    Accepted reports still in the archive carry the body exactly as it was sent.
+    """
+    return {"history": loaded_coordinator(hass).submission.history()}

@@ -112,6 +112,9 @@ class Metric:
     description: str
     labels: tuple[Label, ...] = ()
     min_consent: ConsentLevel = ConsentLevel.LOCAL
+    # The report version that introduced the metric: a report holds it only once
+    # the user accepted that version (see consent.py).
+    since: int = 1
 
     def label_key(self, *values: str) -> str | None:
         """Return the stored key of these label values, or None if one is refused."""
@@ -238,6 +241,37 @@ METRICS: Final[Mapping[str, Metric]] = {
     )
 }
 
+
+def report_version() -> int:
+    """Return the current report version: the newest version of any metric."""
+    return max(metric.since for metric in METRICS.values())
+
+
+def metrics_up_to(version: int) -> frozenset[str]:
+    """Return the names of the metrics a report of `version` may hold."""
+    return frozenset(
+        name for name, metric in METRICS.items() if metric.since <= version
+    )
+
+
+def metrics_added(accepted: int, version: int) -> list[Metric]:
+    """Return the metrics added after report version `accepted`, up to `version`."""
+    return [m for m in METRICS.values() if accepted < m.since <= version]
+
+
+def describe_added(metrics: list[Metric]) -> str:
+    """Return a Markdown list of metrics made from the catalogue, in identifiers only.
+
+    One line a metric: its name, its report section and its labels (the same in
+    every language; the README's table says what each one counts).
+    """
+    lines = []
+    for metric in metrics:
+        labels = ", ".join(f"`{label.name}`" for label in metric.labels) or "-"
+        lines.append(f"- `{metric.name}` — `{metric.section}` — {labels}")
+    return "\n".join(lines)
+
+
 # Events recorded by the integration itself.
 EVENT_HA_START: Final = "ha_start"
 EVENT_PRINTER_OFFLINE: Final = "printer_offline"
@@ -289,8 +323,8 @@ def number_bucket(value: float) -> str:
 def markdown_table() -> str:
     """Return the README's "What is collected" table, made from the catalogue."""
     rows = [
-        "| metric | kind | labels | recorded at consent | report section | description |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| metric | kind | labels | recorded at consent | report section | since report version | description |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for metric in METRICS.values():
         labels = "<br>".join(
@@ -304,7 +338,8 @@ def markdown_table() -> str:
         )
         rows.append(
             f"| `{metric.name}` | {metric.kind} | {labels or 'none'} | "
-            f"`{metric.min_consent}` | `{metric.section}` | {metric.description} |"
+            f"`{metric.min_consent}` | `{metric.section}` | {metric.since} | "
+            f"{metric.description} |"
         )
     rows += [
         "",

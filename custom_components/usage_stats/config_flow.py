@@ -27,6 +27,7 @@ from homeassistant.helpers.selector import (
     TextSelectorType,
 )
 
+from .catalogue import Section
 from .const import (
     CONF_CONSENT,
     CONF_ENDPOINT,
@@ -34,6 +35,7 @@ from .const import (
     CONF_FORMAT,
     CONF_PRINTER_INTEGRATIONS,
     CONF_RETENTION_DAYS,
+    CONF_SECTIONS,
     DEFAULT_FORMAT,
     DEFAULT_RETENTION_DAYS,
     DOMAIN,
@@ -62,6 +64,15 @@ FORMAT_SELECTOR = SelectSelector(
     )
 )
 ENDPOINT_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
+ALL_SECTIONS = [section.value for section in Section]
+SECTIONS_SELECTOR = SelectSelector(
+    SelectSelectorConfig(
+        options=ALL_SECTIONS,
+        multiple=True,
+        translation_key=CONF_SECTIONS,
+        mode=SelectSelectorMode.LIST,
+    )
+)
 RETENTION_SELECTOR = NumberSelector(
     NumberSelectorConfig(
         min=MIN_RETENTION_DAYS,
@@ -88,7 +99,12 @@ FEATURE_ENTITIES_SELECTOR = EntitySelector(
 )
 
 CONSENT_SCHEMA = vol.Schema({vol.Required(CONF_CONSENT): CONSENT_SELECTOR})
-ENDPOINT_SCHEMA = vol.Schema({vol.Required(CONF_ENDPOINT): ENDPOINT_SELECTOR})
+ENDPOINT_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_ENDPOINT): ENDPOINT_SELECTOR,
+        vol.Required(CONF_SECTIONS, default=ALL_SECTIONS): SECTIONS_SELECTOR,
+    }
+)
 OPTIONS_SCHEMA = vol.Schema(
     {
         vol.Required(CONF_CONSENT): CONSENT_SELECTOR,
@@ -97,6 +113,7 @@ OPTIONS_SCHEMA = vol.Schema(
         vol.Optional(CONF_PRINTER_INTEGRATIONS): PRINTER_INTEGRATIONS_SELECTOR,
         vol.Optional(CONF_FEATURE_ENTITIES): FEATURE_ENTITIES_SELECTOR,
         vol.Required(CONF_FORMAT, default=DEFAULT_FORMAT.value): FORMAT_SELECTOR,
+        vol.Required(CONF_SECTIONS, default=ALL_SECTIONS): SECTIONS_SELECTOR,
     }
 )
 
@@ -106,6 +123,14 @@ def _endpoint_errors(user_input: dict[str, Any]) -> dict[str, str]:
     if error := endpoint_error(user_input[CONF_ENDPOINT]):
         return {CONF_ENDPOINT: error}
     return {}
+
+
+def _share_options(user_input: dict[str, Any]) -> dict[str, Any]:
+    """Return the options of the share step: where reports go, which sections."""
+    return {
+        CONF_ENDPOINT: normalize_endpoint(user_input[CONF_ENDPOINT]),
+        CONF_SECTIONS: list(user_input[CONF_SECTIONS]),
+    }
 
 
 class UsageStatsConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -145,9 +170,7 @@ class UsageStatsConfigFlow(ConfigFlow, domain=DOMAIN):
         """Ask where reports are sent."""
         errors: dict[str, str] = {}
         if user_input is not None and not (errors := _endpoint_errors(user_input)):
-            return self._create_entry(
-                {CONF_ENDPOINT: normalize_endpoint(user_input[CONF_ENDPOINT])}
-            )
+            return self._create_entry(_share_options(user_input))
         return self.async_show_form(
             step_id="share",
             data_schema=self.add_suggested_values_to_schema(
@@ -180,9 +203,7 @@ class UsageStatsConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None and not (errors := _endpoint_errors(user_input)):
-            return self._update_entry(
-                entry, {CONF_ENDPOINT: normalize_endpoint(user_input[CONF_ENDPOINT])}
-            )
+            return self._update_entry(entry, _share_options(user_input))
         return self.async_show_form(
             step_id="reconfigure_share",
             data_schema=self.add_suggested_values_to_schema(

@@ -16,6 +16,8 @@ CONF_RETENTION_DAYS: Final = "retention_days"
 CONF_PRINTER_INTEGRATIONS: Final = "printer_integrations"
 CONF_FEATURE_ENTITIES: Final = "feature_entities"
 CONF_FORMAT: Final = "format"
+# The report sections the user shares (all when absent).
+CONF_SECTIONS: Final = "sections"
 
 DEFAULT_RETENTION_DAYS: Final = 90
 MIN_RETENTION_DAYS: Final = 7
@@ -23,7 +25,7 @@ MAX_RETENTION_DAYS: Final = 365
 
 STORAGE_KEY: Final = f"{DOMAIN}.data"
 STORAGE_VERSION: Final = 1
-STORAGE_MINOR_VERSION: Final = 3
+STORAGE_MINOR_VERSION: Final = 5
 # Debounce for store writes: at most one write per this many seconds.
 SAVE_DELAY: Final = 10
 

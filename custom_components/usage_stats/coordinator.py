@@ -10,8 +10,8 @@ from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from .catalogue import Metric
-from .consent import ConsentRecord, new_installation_id
+from .catalogue import Metric, report_version
+from .consent import RECORDING_LEVELS, ConsentRecord, leaves_share, new_installation_id
 from .const import (
     CONF_CONSENT,
     CONF_RETENTION_DAYS,
@@ -32,16 +32,6 @@ from .store import (
 from .submission import Submission
 
 type UsageStatsConfigEntry = ConfigEntry[UsageStatsCoordinator]
-
-# For each consent level, the metric levels it allows to record.
-_RECORDING_LEVELS = {
-    level: frozenset(
-        required
-        for required in ConsentLevel
-        if required is not ConsentLevel.DISABLED and level.allows(required)
-    )
-    for level in ConsentLevel
-}
 
 # Entities are told about new counts at most this often.
 LISTENER_DELAY = 1.0
@@ -102,17 +92,31 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
     @property
     def _recording_levels(self) -> frozenset[ConsentLevel]:
         """Return the metric levels that the consent in force lets us record."""
-        return _RECORDING_LEVELS[self.consent.level]
+        return RECORDING_LEVELS[self.consent.level]
 
     @callback
     def _apply_consent(self, level: ConsentLevel) -> None:
         """Record a new consent level, dated now."""
-        self.consent = self.consent.with_level(level, dt_util.utcnow())
+        before = self.consent.level
+        self.consent = self.consent.with_level(
+            level, dt_util.utcnow(), report_version()
+        )
         self.stored["consent"] = self.consent.as_dict()
         if level is ConsentLevel.SHARE and self.installation_id is None:
             self.stored["installation_id"] = new_installation_id()
-        self.submission.consent_changed(level)
+        self.submission.consent_changed(level, left_share=leaves_share(before, level))
         self.async_schedule_save()
+
+    async def async_answer_report_version(self, version: int, *, accept: bool) -> None:
+        """Record the user's answer to a newer report version, and write it at once."""
+        self.consent = (
+            self.consent.accepting(version)
+            if accept
+            else self.consent.declining(version)
+        )
+        self.stored["consent"] = self.consent.as_dict()
+        await self.async_save_now()
+        self.async_update_listeners()
 
     @property
     def level(self) -> ConsentLevel:

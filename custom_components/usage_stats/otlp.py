@@ -74,48 +74,62 @@ def to_otlp(report: Mapping[str, Any]) -> dict[str, Any]:
             },
         }
 
-    fleet = report["printer_fleet"]
-    jobs = report["jobs"]
-    metrics = [
-        gauge("usage_stats.printers", [point(fleet["printers"])]),
-        gauge(
-            "usage_stats.printers.by_type",
-            [point(n, type=kind) for kind, n in fleet["types"].items()],
-        ),
-        total(
-            "usage_stats.features",
-            (
-                point(n, feature=feature, state=state)
-                for feature, states in report["features"].items()
-                for state, n in states.items()
+    # A section the user does not share is not in the report: its metrics are
+    # left out entirely (a shared section's metrics are there even when empty).
+    metrics: list[dict[str, Any]] = []
+    if (fleet := report.get("printer_fleet")) is not None:
+        metrics += [
+            gauge("usage_stats.printers", [point(fleet["printers"])]),
+            gauge(
+                "usage_stats.printers.by_type",
+                [point(n, type=kind) for kind, n in fleet["types"].items()],
             ),
-        ),
-        total(
-            "usage_stats.jobs",
-            (
-                point(n, outcome=outcome, type=kind)
-                for outcome, types in jobs.items()
-                if outcome != "duration"
-                for kind, n in types.items()
+        ]
+    if (features := report.get("features")) is not None:
+        metrics.append(
+            total(
+                "usage_stats.features",
+                (
+                    point(n, feature=feature, state=state)
+                    for feature, states in features.items()
+                    for state, n in states.items()
+                ),
+            )
+        )
+    if (jobs := report.get("jobs")) is not None:
+        metrics += [
+            total(
+                "usage_stats.jobs",
+                (
+                    point(n, outcome=outcome, type=kind)
+                    for outcome, types in jobs.items()
+                    if outcome != "duration"
+                    for kind, n in types.items()
+                ),
             ),
-        ),
-        total(
-            "usage_stats.jobs.duration",
-            (point(n, bucket=bucket) for bucket, n in jobs["duration"].items()),
-        ),
-        total(
-            "usage_stats.events",
-            (point(n, event=event) for event, n in report["events"].items()),
-        ),
-        total(
-            "usage_stats.errors",
-            (
-                point(n, component=component, error_type=error_type)
-                for component, types in report["errors"].items()
-                for error_type, n in types.items()
+            total(
+                "usage_stats.jobs.duration",
+                (point(n, bucket=bucket) for bucket, n in jobs["duration"].items()),
             ),
-        ),
-    ]
+        ]
+    if (events := report.get("events")) is not None:
+        metrics.append(
+            total(
+                "usage_stats.events",
+                (point(n, event=event) for event, n in events.items()),
+            )
+        )
+    if (errors := report.get("errors")) is not None:
+        metrics.append(
+            total(
+                "usage_stats.errors",
+                (
+                    point(n, component=component, error_type=error_type)
+                    for component, types in errors.items()
+                    for error_type, n in types.items()
+                ),
+            )
+        )
     return {
         "resourceMetrics": [
             {

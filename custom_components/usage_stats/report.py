@@ -8,7 +8,7 @@ Long tails are folded into `other`, harder when the body would be too big.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 import json
@@ -30,6 +30,7 @@ from .catalogue import (
     PRINTERS,
     PRINTERS_BY_TYPE,
     MetricKind,
+    Section,
 )
 from .counters import DailyCounters
 from .store import Baseline
@@ -103,6 +104,20 @@ def period_days(
     return days
 
 
+def only_sections(
+    body: Mapping[str, Any], shared: Collection[Section]
+) -> dict[str, Any]:
+    """Return `body` without the sections the user does not share."""
+    return {
+        key: value
+        for key, value in body.items()
+        if key not in SECTION_KEYS or key in shared
+    }
+
+
+SECTION_KEYS: Final = frozenset(section.value for section in Section)
+
+
 def build_report(
     days: Days,
     period: Period,
@@ -110,8 +125,12 @@ def build_report(
     submission_id: str,
     installation_id: str,
     installation: Mapping[str, str],
+    shared: Collection[Section] = tuple(Section),
 ) -> dict[str, Any]:
-    """Return the report body for `days` (from `period_days`), within the size limit."""
+    """Return the report body for `days` (from `period_days`), within the size limit.
+
+    Sections not in `shared` are left out entirely.
+    """
     sections = _sections(days)
     for limit in FOLD_LIMITS:
         body = {
@@ -120,7 +139,7 @@ def build_report(
             "installation_id": installation_id,
             "period": period.as_dict(),
             "installation": dict(installation),
-            **_fold_sections(sections, limit),
+            **only_sections(_fold_sections(sections, limit), shared),
         }
         if len(serialize(body)) <= MAX_REPORT_BYTES:
             break

@@ -3,12 +3,14 @@
 Version 1.1 held `consent`, `installation_id` and `days`; 1.2 writes the daily
 counters compact on disk: each distinct metric and label key once in a key
 table, and each day as a string of comma-separated key index and count pairs (in memory they
-stay nested dicts); 1.3 adds `submission`.
+stay nested dicts); 1.3 adds `submission`; 1.4 adds the `archive` of accepted reports;
+1.5 adds the accepted (and declined) report version to the consent record.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 from typing import Any, Literal, TypedDict
 
 from homeassistant.core import HomeAssistant
@@ -49,6 +51,18 @@ class HistoryEntry(TypedDict):
     attempts: int
 
 
+class ArchiveEntry(TypedDict):
+    """A report the endpoint accepted, exactly as it was sent."""
+
+    id: str
+    period_start: str
+    period_end: str
+    accepted_at: str
+    # The wire format the body was sent in ("json" or "otlp").
+    format: str
+    body: dict[str, Any]
+
+
 class Baseline(TypedDict):
     """The grant day's counters at the moment `share` was granted; never sent."""
 
@@ -75,6 +89,8 @@ class SubmissionData(TypedDict):
     sent_to: list[str]
     # The status code of the last refused message, until the next success.
     rejected_status: int | None
+    # The last accepted reports, oldest first, exactly as sent (storage 1.4).
+    archive: list[ArchiveEntry]
 
 
 class StoredData(TypedDict):
@@ -101,6 +117,7 @@ def empty_submission() -> SubmissionData:
         "baseline": None,
         "sent_to": [],
         "rejected_status": None,
+        "archive": [],
     }
 
 
@@ -165,11 +182,26 @@ class UnsupportedStorageVersionError(Exception):
 def empty_data() -> StoredData:
     """Return the data of a new installation."""
     return {
-        "consent": {"level": "disabled", "changed_at": None, "share_granted_at": None},
+        "consent": {
+            "level": "disabled",
+            "changed_at": None,
+            "share_granted_at": None,
+            "report_version": None,
+            "declined_version": None,
+        },
         "installation_id": None,
         "days": {},
         "submission": empty_submission(),
     }
+
+
+# Every write is a snapshot taken on the event loop, safe to serialize in a worker thread.
+# Home Assistant 2025.4 always serializes there; from 2026.2 only when the store says so.
+THREAD_SAFE_DATA: dict[str, Any] = (
+    {"serialize_in_event_loop": False}
+    if "serialize_in_event_loop" in inspect.signature(Store.__init__).parameters
+    else {}
+)
 
 
 class UsageStatsStore(Store[dict[str, Any]]):
@@ -188,6 +220,7 @@ class UsageStatsStore(Store[dict[str, Any]]):
             private=True,
             atomic_writes=True,
             minor_version=STORAGE_MINOR_VERSION,
+            **THREAD_SAFE_DATA,
         )
 
     async def _async_migrate_func(
@@ -197,7 +230,10 @@ class UsageStatsStore(Store[dict[str, Any]]):
 
         A newer major version is refused (the file is left untouched, so a
         downgrade loses nothing). 1.1 kept the daily counters as nested dicts on
-        disk, 1.2 writes them compact; before 1.3 there was no `submission`.
+        disk, 1.2 writes them compact; before 1.3 there was no `submission`, before
+        1.4 no `archive` (reports accepted before it were not kept). Before 1.5 the
+        consent record had no report version: every metric then was of report
+        version 1, so an installation sharing then had accepted version 1.
         """
         if old_major_version > STORAGE_VERSION:
             raise UnsupportedStorageVersionError(
@@ -209,6 +245,13 @@ class UsageStatsStore(Store[dict[str, Any]]):
         if old_minor_version < 2:
             data["days"] = encode_days(old_data.get("days", {}))
         data["submission"] = {**empty_submission(), **data["submission"]}
+        if old_minor_version < 4:
+            data["submission"]["archive"] = []
+        if old_minor_version < 5:
+            consent = data["consent"] = dict(data["consent"])
+            sharing = consent.get("level") == "share"
+            consent["report_version"] = 1 if sharing else None
+            consent["declined_version"] = None
         return data
 
     async def async_load_data(self) -> StoredData | None:

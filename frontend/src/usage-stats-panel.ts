@@ -21,6 +21,8 @@ import { styles } from "./styles";
 import type { DaysResult, Hass, HistoryEntry, HistoryResult, Overview, Preview } from "./types";
 
 const DOMAIN = "usage_stats";
+// Repair issues with their own text in the panel.
+const ISSUES = new Set(["report_rejected", "deletion_rejected", "reports_undelivered", "report_version"]);
 // History fields shown in the table's columns; anything else is shown as details.
 const HISTORY_COLUMNS = new Set(["kind", "finished_at", "period_start", "period_end", "outcome", "status_code"]);
 
@@ -253,8 +255,9 @@ export class UsageStatsPanel extends LitElement {
         </dl>
         ${submission.issues.map(
           (issue) => html`<p class="warning" role="alert">
-            ${l("repair", { status: String(submission.rejected_status ?? "") })}
-            (${issue})
+            ${ISSUES.has(issue)
+              ? l(`issue_${issue}` as StringKey, { status: String(submission.rejected_status ?? "") })
+              : l("issue_other", { issue })}
           </p>`,
         )}
       </section>

@@ -30,6 +30,9 @@ EVENTS = "events"
 ERRORS = "errors"
 ERROR_TYPE = "error_type"
 INSTALL_FIELDS = ("integration_version", "ha_version", "installation_type")
+# The report sections a user may leave out; ``section`` counts who shared each one.
+SECTION = "section"
+SECTIONS = ("printer_fleet", "features", "jobs", "events", "errors")
 
 Contributions = dict[tuple[str, str], int]
 
@@ -51,7 +54,11 @@ def shard_of(installation_id: str) -> int:
 
 
 def contributions(report: Mapping[str, Any]) -> Contributions:
-    """Turn a validated report into its aggregate contributions."""
+    """Turn a validated report into its aggregate contributions.
+
+    A section the user did not share is absent: it contributes nothing, and the
+    installation is counted under ``section`` only for the sections it shared.
+    """
     out: Contributions = {(ACTIVE, ""): 1}
 
     def add(metric: str, key: str, value: Any) -> None:
@@ -62,22 +69,25 @@ def contributions(report: Mapping[str, Any]) -> Contributions:
     installation = report["installation"]
     for field in INSTALL_FIELDS:
         add(f"install.{field}", str(installation[field]), 1)
-    fleet = report["printer_fleet"]
+    for section in SECTIONS:
+        if section in report:
+            add(SECTION, section, 1)
+    fleet = report.get("printer_fleet", {"printers": 0, "types": {}})
     add(PRINTERS, "", fleet["printers"])
     for type_, count in fleet["types"].items():
         add(PRINTER_TYPE, type_, count)
-    for feature, states in report["features"].items():
+    for feature, states in report.get("features", {}).items():
         add(FEATURE, feature, int(states["on"]) + int(states["off"]))
         add(FEATURE_ON, feature, states["on"])
-    jobs = report["jobs"]
+    jobs = report.get("jobs", {})
     for outcome in JOB_OUTCOMES:
-        for type_, count in jobs[outcome].items():
+        for type_, count in jobs.get(outcome, {}).items():
             add(f"jobs.{outcome}", type_, count)
-    for bucket, count in jobs["duration"].items():
+    for bucket, count in jobs.get("duration", {}).items():
         add(JOBS_DURATION, bucket, count)
-    for event, count in report["events"].items():
+    for event, count in report.get("events", {}).items():
         add(EVENTS, event, count)
-    for component, types in report["errors"].items():
+    for component, types in report.get("errors", {}).items():
         for error_type, count in types.items():
             add(ERRORS, component, count)
             add(ERROR_TYPE, f"{component}:{error_type}", count)
@@ -190,4 +200,12 @@ def _publish_week(week: str, active: Cell, metrics: dict[str, dict[str, Cell]], 
         "events": _cells(folded(EVENTS)),
         "errors": errors,
         "installation": {field: _cells(folded(f"install.{field}")) for field in INSTALL_FIELDS},
+        # How many installations shared each section: the base of that section's numbers.
+        "sections": {section: _section_count(metrics, section) for section in SECTIONS},
     }
+
+
+def _section_count(metrics: dict[str, dict[str, Cell]], section: str) -> int:
+    """Installations that shared `section` this week (reports before sections shared all)."""
+    cell = metrics.get(SECTION, {}).get(section)
+    return cell.installations or 0 if cell else 0

@@ -147,13 +147,7 @@ def otlp_to_report(body: Any) -> dict[str, Any]:
     if _field(scope, "name") != SCOPE:
         raise OtlpError("scope name must be usage_stats")
 
-    report: dict[str, Any] = {
-        "printer_fleet": {"printers": 0, "types": {}},
-        "features": {},
-        "jobs": {outcome: {} for outcome in _OUTCOMES} | {"duration": {}},
-        "events": {},
-        "errors": {},
-    }
+    report: dict[str, Any] = {}
     _resource(_attributes(_list(_field(resource, "resource") or {}, "attributes"), "resource"), report)
 
     names_seen: set[str] = set()
@@ -164,9 +158,33 @@ def otlp_to_report(body: Any) -> dict[str, Any]:
         if name in names_seen:
             raise OtlpError(f"metric {name} appears twice")
         names_seen.add(name)
+        # A section is in the report when one of its metrics is in the body (even empty):
+        # the sender leaves the metrics of a section the user does not share out entirely.
+        section = _SECTION_OF[name]
+        if section not in report:
+            report[section] = _empty_section(section)
         for attributes, value in _points(metric, name):
             _apply(report, name, attributes, value)
     return report
+
+
+_SECTION_OF = {
+    "usage_stats.printers": "printer_fleet",
+    "usage_stats.printers.by_type": "printer_fleet",
+    "usage_stats.features": "features",
+    "usage_stats.jobs": "jobs",
+    "usage_stats.jobs.duration": "jobs",
+    "usage_stats.events": "events",
+    "usage_stats.errors": "errors",
+}
+
+
+def _empty_section(section: str) -> Any:
+    if section == "printer_fleet":
+        return {"printers": 0, "types": {}}
+    if section == "jobs":
+        return {outcome: {} for outcome in _OUTCOMES} | {"duration": {}}
+    return {}
 
 
 def _apply(report: dict[str, Any], name: str, attributes: dict[str, Any], value: int) -> None:

@@ -149,7 +149,7 @@ def render_page(stats: Mapping[str, Any], selected: str | None = None) -> str:
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Usage statistics</title><style>{_STYLE}</style></head>
 <body><main><h1>Usage statistics</h1>
-<p class="muted">Anonymous weekly reports from the usage_stats integration, aggregated per ISO week.
+<p class="muted">Pseudonymous weekly reports from the usage_stats integration (a random installation id, only to count each installation once and to honour deletion), aggregated per ISO week.
 Values reported by fewer than {k} installations are folded into “other”; weeks with fewer than {k}
 installations are not shown ({suppressed} hidden). Machine-readable: <a href="/v1/stats">/v1/stats</a>.</p>
 {body}
