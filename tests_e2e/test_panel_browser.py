@@ -300,16 +300,12 @@ def take_dark_and_narrow_screenshots(
     page.set_viewport_size(WIDE)
 
 
-def check_consent_and_delete(panel: Locator, ha: httpx.Client, today: date) -> None:
-    """Change the consent, then delete everything after the confirmation."""
-    # Consent changed from the panel is the entry's option.
-    panel.locator("#consent input[value='local']").check()
-    expect(panel.locator("#consent input[value='local']")).to_be_checked()
-    expect(panel.locator("#submit")).to_have_count(0)
-    assert call_action(ha, "export")["consent"]["level"] == "local"
-    entry = ha.get("/api/config/config_entries/entry").json()
-    assert [e["state"] for e in entry if e["domain"] == "usage_stats"] == ["loaded"]
+def check_delete_and_consent(panel: Locator, ha: httpx.Client, today: date) -> None:
+    """Delete everything after the confirmation, then change the consent.
 
+    Deleting at `share` sends a deletion request for the reports sent; lowering the
+    consent afterwards has nothing left to withdraw.
+    """
     # Delete, with a confirmation that says what happens.
     panel.locator("#delete").click()
     dialog = panel.get_by_role("alertdialog")
@@ -321,6 +317,14 @@ def check_consent_and_delete(panel: Locator, ha: httpx.Client, today: date) -> N
     expect(panel.locator("#history tbody tr:not(.details)").first).to_contain_text(
         "deletion"
     )
+
+    # Consent changed from the panel is the entry's option.
+    panel.locator("#consent input[value='local']").check()
+    expect(panel.locator("#consent input[value='local']")).to_be_checked()
+    expect(panel.locator("#submit")).to_have_count(0)
+    assert call_action(ha, "export")["consent"]["level"] == "local"
+    entry = ha.get("/api/config/config_entries/entry").json()
+    assert [e["state"] for e in entry if e["domain"] == "usage_stats"] == ["loaded"]
 
 
 def create_guest(page: Page) -> None:
@@ -384,7 +388,7 @@ def test_panel_in_a_browser(
         check_what_is_shown(page, panel, ha, collector.url, screenshots)
         check_send_and_download(page, panel, ha, days)
         take_dark_and_narrow_screenshots(page, panel, screenshots)
-        check_consent_and_delete(panel, ha, today)
+        check_delete_and_consent(panel, ha, today)
         create_guest(page)
         context.close()
 
