@@ -8,8 +8,8 @@ seeds about a million stored reports through the storage layer (``Storage.bulk_l
 their aggregates in the same transactions), checks the published aggregates against the stored
 rows, and prints the latency of ``GET /v1/stats``. It stops by itself.
 
-    .venv/bin/python benchmarks/collector_load.py            # full run (takes several minutes)
-    .venv/bin/python benchmarks/collector_load.py --quick    # smaller counts
+    collector/.venv/bin/python benchmarks/collector_load.py            # full run (takes several minutes)
+    collector/.venv/bin/python benchmarks/collector_load.py --quick    # smaller counts
 """
 
 from __future__ import annotations

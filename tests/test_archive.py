@@ -10,7 +10,12 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.usage_stats.catalogue import EVENTS
-from custom_components.usage_stats.const import CONF_FORMAT, DOMAIN, STORAGE_KEY
+from custom_components.usage_stats.const import (
+    CONF_FORMAT,
+    DOMAIN,
+    STORAGE_KEY,
+    STORAGE_MINOR_VERSION,
+)
 from custom_components.usage_stats.coordinator import UsageStatsCoordinator
 from custom_components.usage_stats.outbox import ARCHIVE_LENGTH
 from homeassistant.core import HomeAssistant
@@ -169,7 +174,7 @@ async def test_store_1_3_gains_an_empty_archive(
     assert state["last_success"] == "2026-10-05T09:00:00+00:00"
     await coordinator.async_save_now()
     written = hass_storage[STORAGE_KEY]
-    assert (written["version"], written["minor_version"]) == (1, 5)
+    assert (written["version"], written["minor_version"]) == (1, STORAGE_MINOR_VERSION)
     assert written["data"]["submission"]["archive"] == []
     # Sharing before report versions existed: version 1 was accepted.
     assert written["data"]["consent"]["report_version"] == 1

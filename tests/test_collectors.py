@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 import logging
 import threading
 from typing import Any
@@ -18,7 +17,7 @@ from custom_components.usage_stats.const import (
     CONF_PRINTER_INTEGRATIONS,
     CONF_RETENTION_DAYS,
 )
-from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
+from homeassistant.const import EVENT_HOMEASSISTANT_STARTED, EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
@@ -130,117 +129,69 @@ async def test_features_selected_by_user(
     }
 
 
-async def test_jobs(
-    hass: HomeAssistant,
-    mock_config_entry: MockConfigEntry,
-    printers: dict[str, str],
-    freezer: FrozenDateTimeFactory,
-) -> None:
-    """Jobs, durations, connectivity and printer errors from status entities."""
-    prusa_1, prusa_2, bambu = (
-        printers["prusa_1"],
-        printers["prusa_2"],
-        printers["bambu"],
-    )
-    hass.states.async_set(prusa_1, "IDLE")
-    hass.states.async_set(prusa_2, "printing")  # A job that began before us.
-    hass.states.async_set(bambu, "idle")
-    entry = await _setup(hass, mock_config_entry)
-
-    async def state(entity_id: str, value: str, minutes: float = 0) -> None:
-        freezer.tick(timedelta(minutes=minutes))
-        hass.states.async_set(entity_id, value)
-        await hass.async_block_till_done()
-
-    await state(prusa_1, "printing")
-    await state(prusa_1, "paused", 10)
-    await state(prusa_1, "printing", 20)
-    await state(prusa_1, "finished", 15)  # 45 minutes in all.
-    await state(prusa_1, "idle")
-    await state(prusa_2, "stopped")  # Cancelled; its start was not seen.
-    await state(bambu, "prepare")
-    await state(bambu, "running", 1)
-    await state(bambu, "failed", 300)
-    await state(prusa_2, "error")
-    await state(prusa_2, "unavailable")
-    await state(prusa_2, "idle")
-    await state(prusa_2, "gibberish")  # Unknown values are ignored.
-
-    assert today(entry, "jobs") == {
-        "started/prusa": 1,
-        "completed/prusa": 1,
-        "cancelled/prusa": 1,
-        "started/bambu_lab": 1,
-        "failed/bambu_lab": 1,
-    }
-    assert today(entry, "job_duration") == {"30m_1h": 1}
-    assert today(entry, "events") == {"printer_offline": 1, "printer_online": 1}
-    assert today(entry, "errors") == {"prusa/printer_error": 1}
-
-
-async def test_job_survives_loss_of_connection(
-    hass: HomeAssistant,
-    mock_config_entry: MockConfigEntry,
-    printers: dict[str, str],
-    freezer: FrozenDateTimeFactory,
-) -> None:
-    """A job that loses connection and finishes is counted once, with its length."""
-    status = printers["bambu"]
-    hass.states.async_set(status, "idle")
-    entry = await _setup(hass, mock_config_entry)
-    for value, minutes in (
-        ("running", 0),
-        ("offline", 60),
-        ("running", 10),
-        ("finish", 500),
-    ):
-        freezer.tick(timedelta(minutes=minutes))
-        hass.states.async_set(status, value)
-        await hass.async_block_till_done()
-    assert today(entry, "jobs") == {"started/bambu_lab": 1, "completed/bambu_lab": 1}
-    assert today(entry, "job_duration") == {"8h_24h": 1}
-
-    # Back to idle after a loss of connection says nothing of how a job ended.
-    for value in ("running", "offline", "idle"):
-        hass.states.async_set(status, value)
-        await hass.async_block_till_done()
-    assert today(entry, "jobs")["completed/bambu_lab"] == 1
-    assert today(entry, "jobs")["started/bambu_lab"] == 2
-
-
+@pytest.mark.parametrize(
+    "options",
+    [
+        {
+            CONF_CONSENT: "local",
+            CONF_RETENTION_DAYS: 90,
+            CONF_PRINTER_INTEGRATIONS: ["octoprint", "bambu_lab", "my_printer"],
+        }
+    ],
+)
 async def test_errors(
     hass: HomeAssistant,
     mock_config_entry: MockConfigEntry,
+    options: dict[str, Any],
 ) -> None:
-    """Only the component and exception class of errors are recorded."""
+    """Only errors of the printer integrations and of Usage Statistics are counted.
+
+    Only their integration and exception class are kept; errors of other
+    integrations, of Home Assistant core and of libraries are not recorded at all.
+    """
     entry = await _setup(hass, mock_config_entry)
     secret = "password hunter2 for /home/alice/prints/benchy.gcode at 192.168.1.5"  # noqa: S105
 
     def log(name: str, level: int, exc: BaseException | None = None) -> None:
         logging.getLogger(name).log(level, secret, exc_info=exc)
 
-    log("homeassistant.components.mqtt.client", logging.ERROR, ValueError(secret))
-    log("homeassistant.components.mqtt", logging.WARNING, TimeoutError(secret))
-    log("homeassistant.components.mqtt", logging.WARNING)  # No exception: ignored.
-    log("homeassistant.core", logging.ERROR)
-    log("custom_components.my_secret_thing.sensor", logging.ERROR, KeyError(secret))
+    # Counted: the configured printer integrations (core and custom) and ourselves.
+    log("homeassistant.components.octoprint", logging.ERROR, ValueError(secret))
+    log("homeassistant.components.octoprint.sensor", logging.WARNING, TimeoutError())
+    log("homeassistant.components.octoprint", logging.ERROR)
     log("custom_components.bambu_lab.pybambu", logging.CRITICAL, OSError(secret))
-    log("aiohttp.client", logging.ERROR, ConnectionError(secret))
+    log("custom_components.my_printer", logging.ERROR, KeyError(secret))
+    log("custom_components.usage_stats.transport", logging.ERROR, RuntimeError())
     thread = threading.Thread(
-        target=log, args=("homeassistant.components.zha", logging.ERROR, RuntimeError())
+        target=log,
+        args=("homeassistant.components.octoprint", logging.ERROR, RuntimeError()),
     )
     thread.start()
     thread.join()
+    # Not counted at all.
+    log("homeassistant.components.octoprint", logging.WARNING)  # No exception.
+    log("homeassistant.components.camera", logging.ERROR, RuntimeError(secret))
+    log("homeassistant.setup", logging.ERROR, ModuleNotFoundError(secret))
+    log("homeassistant", logging.ERROR, ModuleNotFoundError(secret))
+    log("homeassistant.core", logging.ERROR)
+    log(
+        "homeassistant.components.prusalink", logging.ERROR, ValueError()
+    )  # Not chosen.
+    log("custom_components.my_secret_thing.sensor", logging.ERROR, KeyError(secret))
+    log("custom_components", logging.ERROR, KeyError(secret))
+    log("pyoctoprintapi", logging.ERROR, ConnectionError(secret))
+    log("aiohttp.client", logging.ERROR, ConnectionError(secret))
+    log("octoprint", logging.ERROR, ConnectionError(secret))
     await hass.async_block_till_done()
 
     assert today(entry, "errors") == {
-        "mqtt/ValueError": 1,
-        "mqtt/TimeoutError": 1,
-        "homeassistant/no_exception": 1,
-        "custom/KeyError": 1,
+        "octoprint/ValueError": 1,
+        "octoprint/TimeoutError": 1,
+        "octoprint/no_exception": 1,
+        "octoprint/RuntimeError": 1,
         "bambu_lab/OSError": 1,
-        "other/ConnectionError": 1,
-        "zha/RuntimeError": 1,
+        "my_printer/KeyError": 1,
+        "usage_stats/RuntimeError": 1,
     }
     assert "hunter2" not in str(entry.runtime_data.stored)
 
@@ -325,3 +276,55 @@ async def test_retention(
     assert sorted(days) == ["2026-11-17", "2026-11-18", "2026-11-23"]
     await settle(hass, freezer, 70)
     assert sorted(days) == ["2026-11-18", "2026-11-23", "2026-11-24"]
+
+
+async def test_unload_after_start_logs_nothing(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Set up during start-up and unloaded after it: no ERROR or WARNING is logged."""
+    hass.set_state(CoreState.starting)
+    entry = await _setup(hass, mock_config_entry)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    await hass.async_block_till_done()
+    hass.set_state(CoreState.running)
+    stored = entry.runtime_data.stored
+    caplog.clear()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert list(stored["days"].values())[-1]["events"] == {"ha_start": 1}
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_unload_before_start_stops_listening(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Unloaded while Home Assistant still starts: the start is not counted later."""
+    hass.set_state(CoreState.starting)
+    entry = await _setup(hass, mock_config_entry)
+    stored = entry.runtime_data.stored
+    caplog.clear()  # Loading any custom integration warns that it is custom.
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    await hass.async_block_till_done()
+    hass.set_state(CoreState.running)
+    assert all("events" not in day for day in stored["days"].values())
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_unload_after_stop_event_logs_nothing(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Unloaded after Home Assistant's stop event fired: no ERROR or WARNING."""
+    entry = await _setup(hass, mock_config_entry)
+    caplog.clear()
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -234,6 +234,7 @@ async def test_older_minor_version_is_migrated(
     assert mock_config_entry.state is ConfigEntryState.LOADED
     coordinator = mock_config_entry.runtime_data
     assert isinstance(coordinator.stored["days"], dict)
+    assert coordinator.stored["open_jobs"] == {}
     assert coordinator.consent.changed_at == datetime.fromisoformat(
         "2026-10-01T00:00:00+00:00"
     )
@@ -342,6 +343,7 @@ async def test_store_1_1_file_is_migrated(
     assert coordinator.submission.pending_first_day().isoformat() == "2026-10-06"
     await coordinator.async_save_now()
     written = hass_storage[STORAGE_KEY]
-    assert (written["version"], written["minor_version"]) == (1, 5)
+    assert (written["version"], written["minor_version"]) == (1, 6)
     assert written["data"]["submission"]["archive"] == []
+    assert written["data"]["open_jobs"] == {}
     assert decode_days(written["data"]["days"]) == coordinator.stored["days"]

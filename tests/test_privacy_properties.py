@@ -139,9 +139,9 @@ class Fleet:
             try:
                 raise ValueError(secrets[kind])  # noqa: TRY301
             except ValueError:
-                logging.getLogger(f"custom_components.x.{secrets['serial']}").exception(
-                    secrets[kind]
-                )
+                logging.getLogger(
+                    f"custom_components.prusalink.{secrets['serial']}"
+                ).exception(secrets[kind])
         # Exception messages only ever reach the statistics through logging.
         for kind, value in secrets.items():
             if kind == "message":
@@ -204,4 +204,4 @@ async def test_nothing_identifying_is_stored(
     # The collectors did record: the test would be empty otherwise.
     today = init_integration.runtime_data.stored["days"]["2026-11-23"]
     assert today["jobs"]["completed/prusa"] >= 1
-    assert today["errors"]["custom/ValueError"] >= 5
+    assert today["errors"]["prusalink/ValueError"] >= 5

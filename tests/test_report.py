@@ -6,6 +6,9 @@ from datetime import date
 import json
 from typing import Any
 
+import pytest
+
+from custom_components.usage_stats.catalogue import JOB_OUTCOMES
 from custom_components.usage_stats.counters import DailyCounters
 from custom_components.usage_stats.otlp import to_otlp
 from custom_components.usage_stats.report import (
@@ -73,7 +76,7 @@ def test_report_sections() -> None:
     report = _report(json.loads(json.dumps(DAYS)))
     assert_valid_report(report)
     assert report["period"] == {"start": "2026-11-02", "end": "2026-11-08", "days": 7}
-    assert report["schema_version"] == 1
+    assert (report["schema_version"], report["schema_minor"]) == (1, 1)
     assert report["submission_id"] == SUBMISSION_ID
     assert report["installation"] == INSTALLATION
     # The fleet of the last day that has it.
@@ -85,6 +88,7 @@ def test_report_sections() -> None:
         "completed": {"prusa": 2},
         "failed": {"bambu": 1},
         "cancelled": {},
+        "interrupted": {},
         "duration": {"1h_2h": 2},
     }
     assert report["events"] == {
@@ -170,7 +174,7 @@ def test_huge_fleet_is_capped_at_10_kb() -> None:
         },
         "jobs": {
             f"{outcome}/printer_type_number_{i:03}": i
-            for outcome in ("started", "completed", "failed", "cancelled")
+            for outcome in JOB_OUTCOMES
             for i in range(51)
         },
         "events": {f"custom_event_type_number_{i:03}": i for i in range(51)},
@@ -213,6 +217,7 @@ def test_otlp_mapping() -> None:
         "service.version": "0.1.0",
         "service.instance.id": INSTALLATION_ID,
         "usage_stats.schema_version": 1,
+        "usage_stats.schema_minor": 1,
         "usage_stats.submission_id": SUBMISSION_ID,
         "usage_stats.period.start": "2026-11-02",
         "usage_stats.period.end": "2026-11-08",
@@ -286,3 +291,19 @@ def test_placeholder_id_matches_the_contract() -> None:
     report = _report({})
     report["installation_id"] = report["submission_id"] = PLACEHOLDER_ID
     assert_valid_report(report)
+
+
+def test_revision_0_report_stays_valid() -> None:
+    """A report queued before minor revision 1 (no `schema_minor`, no `interrupted`).
+
+    It is still valid and maps to OTLP without the revision attribute.
+    """
+    report = _report(json.loads(json.dumps(DAYS)))
+    del report["schema_minor"]
+    del report["jobs"]["interrupted"]
+    assert_valid_report(report)
+    resource = parse_otlp(to_otlp(report)).resource_metrics[0].resource
+    assert "usage_stats.schema_minor" not in {a.key for a in resource.attributes}
+    report["schema_minor"] = 2
+    with pytest.raises(AssertionError):
+        assert_valid_report(report)

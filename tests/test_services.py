@@ -38,6 +38,7 @@ from .helpers import (
     parse_otlp,
     record_week,
     set_schedule,
+    settle,
     share_with,
 )
 
@@ -68,6 +69,7 @@ async def test_preview_equals_the_body_sent(
     preview = await _call(hass, "preview")
     assert preview["endpoint"] == f"{receiver.url}/v1/reports"
     assert preview["format"] == "json"
+    assert preview["partial_day"] is None  # At share: whole days only.
     assert_valid_report(preview["payload"])
     assert preview["payload"]["period"] == {
         "start": "2026-11-02",
@@ -135,6 +137,37 @@ async def test_preview_before_sharing(
     assert payload["installation_id"] == PLACEHOLDER_ID
     assert payload["period"]["days"] == 7
     assert payload["events"] == {"ha_start": 1}
+
+
+@pytest.mark.parametrize("options", [{CONF_CONSENT: "local", "retention_days": 90}])
+async def test_preview_before_sharing_includes_today(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    printers: dict[str, str],
+    options: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """On the first day the preview shows today's printers and jobs, marked partial."""
+    freezer.move_to("2026-11-24T10:00:00+00:00")
+    hass.states.async_set(printers["prusa_1"], "idle")
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    for state in ("printing", "finished"):
+        hass.states.async_set(printers["prusa_1"], state)
+        await hass.async_block_till_done()
+    await settle(hass, freezer)
+
+    preview = await _call(hass, "preview")
+    payload = preview["payload"]
+    assert_valid_report(payload)
+    assert payload["period"] == {"start": "2026-11-18", "end": "2026-11-24", "days": 7}
+    assert preview["partial_day"] == "2026-11-24"
+    assert payload["printer_fleet"] == {
+        "printers": 3,
+        "types": {"prusa": 2, "bambu_lab": 1},
+    }
+    assert payload["jobs"]["completed"] == {"prusa": 1}
 
 
 async def test_submit_hourly_limit(
@@ -295,7 +328,9 @@ async def test_export(
         "history",
         "archive",
         "submission",
+        "open_jobs",
     }
+    assert result["open_jobs"] == {}
     assert result["consent"]["level"] == "share"
     assert result["installation_id"] == coordinator.installation_id
     assert result["days"]["2026-11-08"]["printers_by_type"] == {"prusa": 2}

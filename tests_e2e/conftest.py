@@ -1,35 +1,50 @@
-"""Real processes for the end-to-end tests: the collector and Home Assistant, on 127.0.0.1.
+"""Real processes for the end-to-end tests: the collector, Home Assistant, OctoPrint.
 
-These tests run without Home Assistant's pytest plugin (`-p no:homeassistant`), which
-blocks sockets and replaces the event loop. Every process started here is stopped at
-teardown, also when the test fails; a failed test shows the tail of both logs.
+All on 127.0.0.1, on free ports. These tests run without Home Assistant's pytest
+plugin (`-p no:homeassistant`), which blocks sockets and replaces the event loop.
+Every process started here is stopped at teardown, also when the test fails; a
+failed test shows the tail of each log.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
+import os
 from pathlib import Path
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
+from typing import Any
+import uuid
 
 import httpx
 import pytest
-from usage_stats_collector.process import CollectorProcess, CollectorStartError
+
+from devtools.octoprint_server import HOST, OctoPrintServer, free_port
 
 REPO = Path(__file__).resolve().parent.parent
+# The collector is its own deployable with its own environment (collector/.venv, made by
+# scripts/setup): its process runs on that interpreter. The process helper uses the standard
+# library only, so it is imported from the source tree.
+COLLECTOR_PYTHON = REPO / "collector" / ".venv" / "bin" / "python"
+sys.path.insert(0, str(REPO / "collector" / "src"))
+from usage_stats_collector.process import (  # noqa: E402
+    CollectorProcess,
+    CollectorStartError,
+)
+
+TOKEN_ENV = "USAGE_STATS_COLLECTOR_ADMIN_TOKEN"  # noqa: S105 - the name of a variable
 DEV_CONFIG = REPO / "config" / "configuration.yaml"
-HOST = "127.0.0.1"
 
 COLLECTOR_START_TIMEOUT = 30.0
 HA_START_TIMEOUT = 90.0
 STOP_TIMEOUT = 30.0
 LOG_TAIL_LINES = 60
+HTTP_TIMEOUT = 30.0
 
 # Diagnostics (title, text) shown with a failed test: the tails of the processes' logs.
 type Diagnostic = Callable[[], tuple[str, str]]
@@ -54,14 +69,6 @@ def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
         return f"({path} does not exist)"
     text = path.read_text(encoding="utf-8", errors="replace")
     return "\n".join(text.splitlines()[-lines:])
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -121,6 +128,10 @@ def collector(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Collec
     `--k-anonymity 1`: the collector publishes a value only when at least k
     installations reported it, and a week only with at least k installations. This
     test has one installation, so k = 1 lets its report appear on `/v1/stats`.
+
+    The admin token goes in through the environment, never the command line (where
+    every local user could read it, and where a token starting with `-` would be taken
+    for an option).
     """
     token = secrets.token_urlsafe(24)
     log = tmp_path / "collector.log"
@@ -129,9 +140,9 @@ def collector(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Collec
             f"sqlite:///{tmp_path / 'collector.db'}",
             "--k-anonymity",
             "1",
-            "--admin-token",
-            token,
             host=HOST,
+            python=str(COLLECTOR_PYTHON),
+            env={**os.environ, TOKEN_ENV: token},
             stderr=stderr,
             start_timeout=COLLECTOR_START_TIMEOUT,
             stop_timeout=STOP_TIMEOUT,
@@ -208,6 +219,23 @@ class HomeAssistantConfig:
         )
         return HomeAssistant(process, self.config_dir, self.url)
 
+    def stop(self) -> None:
+        """Stop the Home Assistant processes started from this configuration."""
+        for process in self.started:
+            stop(process)
+
+    def log_problems(self) -> list[str]:
+        """Return this integration's ERROR and WARNING records in Home Assistant's logs.
+
+        Home Assistant keeps the previous run's log as `home-assistant.log.1`.
+        """
+        return [
+            problem
+            for name in ("home-assistant.log.1", "home-assistant.log")
+            if (log := self.config_dir / name).exists()
+            for problem in integration_log_problems(log)
+        ]
+
 
 @pytest.fixture
 def home_assistant_config(
@@ -238,5 +266,143 @@ def home_assistant_config(
     try:
         yield config
     finally:
-        for process in config.started:
-            stop(process)
+        config.stop()
+
+
+def onboard(url: str) -> str:
+    """Create the owner through the onboarding API and return an access token."""
+    client_id = f"{url}/"
+    response = httpx.post(
+        f"{url}/api/onboarding/users",
+        json={
+            "client_id": client_id,
+            "name": "End to end",
+            "username": "e2e",
+            "password": uuid.uuid4().hex,
+            "language": "en",
+        },
+        timeout=HTTP_TIMEOUT,
+    )
+    assert response.status_code == 200, response.text
+    response = httpx.post(
+        f"{url}/auth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": response.json()["auth_code"],
+            "client_id": client_id,
+        },
+        timeout=HTTP_TIMEOUT,
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+# A Home Assistant log record starts with its time, level, thread and logger:
+# "2025-04-24 09:15:00.123 WARNING (MainThread) [custom_components.usage_stats] ...".
+_LOG_RECORD = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ (?P<level>[A-Z]+) \([^)]*\) \[(?P<logger>[^\]]+)\]"
+)
+# The one warning Home Assistant writes for every custom integration it loads: it
+# is about being a custom integration, not about anything this one does.
+_CUSTOM_INTEGRATION_NOTICE = re.compile(
+    r"We found a custom integration usage_stats which has not been tested by Home Assistant"
+)
+
+
+def integration_log_problems(log: Path) -> list[str]:
+    """Return the ERROR and WARNING records of Home Assistant's log caused by us.
+
+    A record (its first line and any traceback after it) is ours when its logger is
+    `custom_components.usage_stats...` or its text mentions `usage_stats` (an error
+    that Home Assistant logs about one of our callbacks or tasks names it).
+    """
+    records: list[list[str]] = []
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        if _LOG_RECORD.match(line) or not records:
+            records.append([line])
+        else:
+            records[-1].append(line)
+    problems = []
+    for record in records:
+        text = "\n".join(record)
+        if (match := _LOG_RECORD.match(record[0])) is None or match["level"] not in {
+            "WARNING",
+            "ERROR",
+            "CRITICAL",
+        }:
+            continue
+        ours = match["logger"].startswith("custom_components.usage_stats") or (
+            "usage_stats" in text
+        )
+        if ours and not _CUSTOM_INTEGRATION_NOTICE.search(record[0]):
+            problems.append(text)
+    return problems
+
+
+@pytest.fixture
+def octoprint(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[OctoPrintServer]:
+    """Launch a real OctoPrint with its virtual printer on a free port of 127.0.0.1.
+
+    The process is launched, not awaited (it takes some seconds, which Home
+    Assistant's start can use): call `wait_until_operational` before using it.
+    """
+    server = OctoPrintServer(tmp_path / "octoprint")
+    request.node.stash.setdefault(DIAGNOSTICS, []).append(
+        lambda: ("OctoPrint log (tail)", tail(server.log))
+    )
+    server.launch()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def add_octoprint_entry(ha: httpx.Client, server: OctoPrintServer) -> dict[str, Any]:
+    """Add Home Assistant's core `octoprint` integration through its config flow.
+
+    As a user does in the frontend: the form with the server's address and the
+    OctoPrint user; the flow then asks OctoPrint for an app key, which the user
+    approves in OctoPrint (here over OctoPrint's API, as its admin). Returns the
+    created config entry.
+    """
+    flow = ha.post(
+        "/api/config/config_entries/flow",
+        json={"handler": "octoprint", "show_advanced_options": False},
+    ).json()
+    assert (flow["type"], flow["step_id"]) == ("form", "user"), flow
+    step = ha.post(
+        f"/api/config/config_entries/flow/{flow['flow_id']}",
+        json={
+            "username": server.username,
+            "host": HOST,
+            "port": server.port,
+            "path": "/",
+            "ssl": False,
+            "verify_ssl": True,
+        },
+    ).json()
+    assert (step["type"], step["step_id"]) == ("progress", "get_api_key"), step
+    wait_for(
+        "the app key request of Home Assistant to approve in OctoPrint",
+        lambda: server.approve_app_keys("Home Assistant") or None,
+        HTTP_TIMEOUT,
+    )
+
+    def created() -> dict[str, Any] | None:
+        # What the frontend does when the flow reports progress: fetch its step.
+        result: dict[str, Any] = ha.get(
+            f"/api/config/config_entries/flow/{flow['flow_id']}"
+        ).json()
+        if result.get("type") == "progress":
+            return None
+        assert result["type"] == "create_entry", result
+        return result
+
+    entry: dict[str, Any] = wait_for(
+        "the octoprint config entry", created, HTTP_TIMEOUT
+    )["result"]
+    assert entry["state"] == "loaded", entry
+    return entry

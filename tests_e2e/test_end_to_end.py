@@ -34,7 +34,7 @@ from custom_components.usage_stats.const import (
 )
 from custom_components.usage_stats.store import empty_data, snapshot
 
-from .conftest import Collector, HomeAssistantConfig, wait_for
+from .conftest import Collector, HomeAssistantConfig, onboard, wait_for
 
 # Whole days of sharing before the test: the grant day and the days up to yesterday.
 DAYS_SHARING = 5
@@ -112,35 +112,6 @@ def seed_store(storage_dir: Path, granted_at: datetime, installation_id: str) ->
         encoding="utf-8",
     )
     return days
-
-
-def onboard(url: str) -> str:
-    """Create the owner through the onboarding API and return an access token."""
-    client_id = f"{url}/"
-    response = httpx.post(
-        f"{url}/api/onboarding/users",
-        json={
-            "client_id": client_id,
-            "name": "End to end",
-            "username": "e2e",
-            "password": uuid.uuid4().hex,
-            "language": "en",
-        },
-        timeout=HTTP_TIMEOUT,
-    )
-    assert response.status_code == 200, response.text
-    response = httpx.post(
-        f"{url}/auth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": response.json()["auth_code"],
-            "client_id": client_id,
-        },
-        timeout=HTTP_TIMEOUT,
-    )
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
 
 
 def call_action(ha: httpx.Client, action: str) -> dict[str, Any]:
@@ -324,6 +295,11 @@ def test_submit_and_delete_through_a_real_collector(
         "suppressed_weeks": 0,
     }
 
+    # Nothing of this in Home Assistant's log: no ERROR or WARNING of ours, up to
+    # and including the stop.
+    home_assistant_config.stop()
+    assert home_assistant_config.log_problems() == []
+
 
 def lower_consent_in_options(ha: httpx.Client, endpoint: str, level: str) -> None:
     """Change the consent level through the options flow, as the frontend does."""
@@ -405,3 +381,6 @@ def test_leaving_share_deletes_the_reports_at_the_collector(
         assert [a["id"] for a in export["archive"]] == [submitted["id"]]
 
     assert public_stats(collector)["weeks"] == []
+
+    home_assistant_config.stop()
+    assert home_assistant_config.log_problems() == []

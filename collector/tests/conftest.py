@@ -16,8 +16,9 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
+from collector_testlib import fixed_clock, open_client
 from usage_stats_collector.app import Settings, create_app
 from usage_stats_collector.storage import Storage
 
@@ -92,12 +93,15 @@ async def storage(make_storage: Callable[[], Awaitable[Storage]]) -> Storage:
 
 @pytest.fixture
 def settings() -> Settings:
-    """Settings of the app under test (no background purge)."""
-    return Settings(k_anonymity=1, admin_token="s3cret-token", purge_interval=0)
+    """Settings of the app under test (no background purge), receiving on TODAY at noon UTC."""
+    return Settings(k_anonymity=1, admin_token="s3cret-token", purge_interval=0, clock=fixed_clock)
 
 
 @pytest.fixture
 async def client(storage: Storage, settings: Settings) -> AsyncIterator[TestClient[Any, Any]]:
     """An HTTP client of the collector app."""
-    async with TestClient(TestServer(create_app(storage, settings))) as test_client:
+    test_client = await open_client(create_app(storage, settings))
+    try:
         yield test_client
+    finally:
+        await test_client.close()

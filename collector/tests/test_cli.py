@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from collector_testlib import make_report, new_id
+from collector_testlib import make_report, new_id, recent_report
 from usage_stats_collector import cli, schema
 from usage_stats_collector.process import CollectorProcess, CollectorStartError
 from usage_stats_collector.storage import Storage, normalize_url
@@ -39,7 +39,7 @@ async def test_serve_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     task, stop, port = await _serve_in_process(["serve", "--port", "0", "--database", database])
     try:
         async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as session:
-            report = make_report()
+            report = recent_report()
             async with session.post("/v1/reports", json=report) as response:
                 assert response.status == 201
             headers = {"Authorization": "Bearer env-token"}
@@ -101,11 +101,11 @@ def test_subprocess_logs_no_client_address(tmp_path: Path) -> None:
         async def traffic() -> list[int]:
             statuses = []
             async with aiohttp.ClientSession(collector.url) as session:
-                report = make_report()
+                report = recent_report()
                 for path, body in (
                     ("/v1/reports", report),
                     ("/v1/reports", report),
-                    ("/v1/reports", make_report(report["installation_id"])),
+                    ("/v1/reports", recent_report(report["installation_id"])),
                     ("/v1/reports", {"bad": 1}),
                     (
                         "/v1/deletion",

@@ -13,7 +13,7 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 
-from collector_testlib import make_report
+from collector_testlib import make_report, revision_0
 from usage_stats_collector.otlp import OtlpError, otlp_to_report
 from usage_stats_collector.storage import Storage
 
@@ -74,6 +74,8 @@ def otlp_request(report: dict[str, Any]) -> metrics_service_pb2.ExportMetricsSer
     ]
     if "country_code" in inst:
         resource.append(_attr("usage_stats.country_code", inst["country_code"]))
+    if "schema_minor" in report:
+        resource.append(_attr("usage_stats.schema_minor", report["schema_minor"]))
     fleet, jobs = report["printer_fleet"], report["jobs"]
     metrics = [
         _gauge("usage_stats.printers", [({}, fleet["printers"])]),
@@ -90,8 +92,9 @@ def otlp_request(report: dict[str, Any]) -> metrics_service_pb2.ExportMetricsSer
             "usage_stats.jobs",
             [
                 ({"outcome": o, "type": t}, n)
-                for o in ("started", "completed", "failed", "cancelled")
-                for t, n in jobs[o].items()
+                for o, types in jobs.items()
+                if o != "duration"
+                for t, n in types.items()
             ],
         ),
         _sum("usage_stats.jobs.duration", [({"bucket": b}, n) for b, n in jobs["duration"].items()]),
@@ -128,6 +131,9 @@ def otlp_json(report: dict[str, Any]) -> dict[str, Any]:
 def test_conversion_round_trips() -> None:
     report = make_report()
     assert otlp_to_report(otlp_json(report)) == report
+    # A report of minor revision 0 (no schema_minor, no interrupted jobs) as well
+    old = revision_0(report)
+    assert otlp_to_report(otlp_json(old)) == old
     # protobuf field names (snake_case) are accepted as well
     snake = json.loads(MessageToJson(otlp_request(report), preserving_proto_field_name=True))
     assert otlp_to_report(snake) == report

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from collector_testlib import make_report, new_id
+from collector_testlib import fixed_clock, make_report, new_id, revision_0
 from usage_stats_collector.aggregates import publish
 from usage_stats_collector.app import Settings, create_app
 from usage_stats_collector.storage import Outcome, Storage
@@ -38,6 +38,17 @@ async def test_valid_report_is_stored(client: Client, storage: Storage) -> None:
     # A zero value is no contribution.
     assert ("2025-W18", "feature.on", "bambu.notify") not in totals
     assert totals[("2025-W18", "feature", "bambu.notify")] == (7, 1)
+    assert totals[("2025-W18", "jobs.interrupted", "prusa_mk4")] == (1, 1)
+
+
+async def test_report_of_minor_revision_0_is_accepted(client: Client, storage: Storage) -> None:
+    """Reports sent before minor revision 1 (no schema_minor, no interrupted jobs) still count."""
+    report = revision_0(make_report())
+    response = await client.post("/v1/reports", json=report)
+    assert response.status == 201
+    totals = await _totals(storage)
+    assert totals[("2025-W18", "jobs.started", "prusa_mk4")] == (2, 1)
+    assert not [key for key in totals if key[1] == "jobs.interrupted"]
 
 
 @pytest.mark.parametrize(
@@ -51,6 +62,8 @@ async def test_valid_report_is_stored(client: Client, storage: Storage) -> None:
         (lambda r: r["period"].update(start="2025-02-30"), "$.period.start"),
         (lambda r: r["events"].update({"bad key!": 1}), "$.events"),
         (lambda r: r.update(schema_version=2), "$.schema_version"),
+        (lambda r: r.update(schema_minor=2), "$.schema_minor"),
+        (lambda r: r["jobs"].update(vanished={}), "$.jobs"),
         (lambda r: r.pop("installation"), "installation"),
         (lambda r: r["jobs"]["duration"].update(forever=1), "$.jobs.duration"),
     ],
@@ -175,7 +188,7 @@ async def test_parallel_posts_of_one_submission_store_it_once(
 ) -> None:
     # Two app instances on one database, like two processes behind a load balancer.
     storages = [await make_storage(), await make_storage()]
-    settings = Settings(k_anonymity=1, purge_interval=0)
+    settings = Settings(k_anonymity=1, purge_interval=0, clock=fixed_clock)
     clients = [TestClient(TestServer(create_app(s, settings))) for s in storages]
     for test_client in clients:
         await test_client.start_server()

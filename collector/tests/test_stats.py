@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from collector_testlib import make_report, new_id
+from collector_testlib import fixed_clock, make_report, new_id
 from usage_stats_collector.aggregates import publish
 from usage_stats_collector.app import Settings, create_app
 from usage_stats_collector.storage import Storage, StoredReport
@@ -19,7 +19,9 @@ TOKEN = "s3cret-token"
 
 
 async def _client(storage: Storage, **settings: Any) -> Client:
-    test_client: Client = TestClient(TestServer(create_app(storage, Settings(purge_interval=0, **settings))))
+    test_client: Client = TestClient(
+        TestServer(create_app(storage, Settings(purge_interval=0, clock=fixed_clock, **settings)))
+    )
     await test_client.start_server()
     return test_client
 
@@ -112,6 +114,9 @@ async def test_stats_page_renders(storage: Storage) -> None:
         assert "bambu_x1c" in html
         assert "Feature adoption" in html
         assert "TimeoutError" in html
+        assert "interrupted" in html  # the outcome of minor revision 1
+        stats = await (await test_client.get("/v1/stats")).json()
+        assert stats["weeks"][0]["jobs"]["interrupted"] == {"prusa_mk4": {"total": 2, "installations": 2}}
         assert "http://" not in html  # no external assets
         assert "https://" not in html
         older = await (await test_client.get("/", params={"week": "2025-W18"})).text()

@@ -45,10 +45,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: UsageStatsConfigEntry) -
     async_check_report_version(coordinator)
     await coordinator.submission.async_start()
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    # Not a one-time listener: removing one that already fired logs an ERROR
+    # when the entry unloads after the stop event.
     entry.async_on_unload(
-        hass.bus.async_listen_once(
-            EVENT_HOMEASSISTANT_STOP, coordinator.async_flush_at_stop
-        )
+        hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, coordinator.async_flush_at_stop)
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     async_setup_collectors(coordinator)

@@ -157,7 +157,7 @@ class EventType:
 
 
 PRINTER_TYPE = Label("printer_type", LabelKind.IDENTIFIER)
-JOB_OUTCOMES: Final = ("started", "completed", "failed", "cancelled")
+JOB_OUTCOMES: Final = ("started", "completed", "failed", "cancelled", "interrupted")
 
 PRINTERS = Metric(
     "printers",
@@ -186,14 +186,16 @@ JOBS = Metric(
     "jobs",
     MetricKind.LABELLED_COUNTER,
     Section.JOBS,
-    "Print jobs started, completed, failed and cancelled, per printer type.",
+    "Print jobs by outcome, per printer type: every started job ends in exactly one "
+    "of completed, failed, cancelled or interrupted (its end could not be seen), so "
+    "started = the outcomes + the jobs still running.",
     (Label("outcome", LabelKind.ENUM, JOB_OUTCOMES), PRINTER_TYPE),
 )
 JOB_DURATION = Metric(
     "job_duration",
     MetricKind.BUCKETED,
     Section.JOBS,
-    "Durations of finished print jobs, in fixed ranges.",
+    "Durations of completed print jobs whose start was seen, in fixed ranges.",
     (Label("bucket", LabelKind.ENUM, tuple(name for name, _ in DURATION_BUCKETS)),),
 )
 EVENTS = Metric(
@@ -219,8 +221,10 @@ ERRORS = Metric(
     "errors",
     MetricKind.LABELLED_COUNTER,
     Section.ERRORS,
-    "Logged errors by component (integration domain, `custom` or `other`) and "
-    "exception class, and printers entering an error state (`printer_error`).",
+    "Errors logged by the configured printer integrations and by Usage Statistics "
+    "itself, by integration domain and exception class, and printers entering an "
+    "error state (`printer_error`, by printer type). Errors of other integrations, "
+    "of Home Assistant core and of libraries are not recorded at all.",
     (
         Label("component", LabelKind.IDENTIFIER),
         Label("error_type", LabelKind.CLASS_NAME),

@@ -48,6 +48,8 @@ def to_otlp(report: Mapping[str, Any]) -> dict[str, Any]:
         _string("usage_stats.python_version", installation["python_version"]),
         _string("usage_stats.installation_type", installation["installation_type"]),
     ]
+    if "schema_minor" in report:  # Reports queued before revision 1 have none.
+        attributes.append(_int("usage_stats.schema_minor", report["schema_minor"]))
     if "country_code" in installation:
         attributes.append(
             _string("usage_stats.country_code", installation["country_code"])

@@ -1,7 +1,8 @@
 """The 3D-printer integrations recognised by default, and how to read their status.
 
 Each entry maps an integration domain to the printer type label that is recorded,
-how to find its printer status entity, and what its states mean. Sources: the
+how to find its printer status entity and its job progress entity, what the
+status states mean, and which other signals tell how a job ended. Sources: the
 integrations' own code (core: octoprint, prusalink, dremel_3d_printer; custom:
 greghesp/ha-bambulab, marcolivierarsenault/moonraker-home-assistant,
 3dg1luk43/ha_creality_ws, danielcherubini/elegoo-homeassistant,
@@ -29,6 +30,8 @@ class PrinterState(StrEnum):
     OFFLINE = "offline"
 
 
+# A job whose progress entity shows at least this (percent) when it ends completed.
+NEAR_COMPLETE: Final = 99.0
 # Home Assistant's own states for an entity without a value.
 UNAVAILABLE_STATES: Final = frozenset({"unavailable", "unknown"})
 # Models of accessory devices that some printer integrations add beside printers.
@@ -57,6 +60,17 @@ class PrinterIntegration:
     unique_id_prefixes: tuple[str, ...] = ()
     # Lower-cased state value -> meaning; unlisted values are ignored.
     states: Mapping[str, PrinterState] = field(default_factory=dict)
+    # The job progress sensor (percent), found the same ways.
+    progress_translation_keys: frozenset[str] = frozenset()
+    progress_unique_id_suffixes: tuple[str, ...] = ()
+    progress_unique_id_prefixes: tuple[str, ...] = ()
+    # (event type, `type` of its data) of a bus event the integration fires with
+    # the printer's `device_id` when a job is cancelled.
+    cancel_event: tuple[str, str] | None = None
+    # The progress entity keeps the last job's value while idle, so a job that
+    # began and ended between two polls shows as a change to 100 %, and one that
+    # ended as the next began as the progress falling from 100 % while printing.
+    progress_kept_while_idle: bool = False
 
     def is_status_entity(
         self, entity_domain: str, translation_key: str | None, unique_id: str
@@ -69,6 +83,16 @@ class PrinterIntegration:
             or unique_id.endswith(self.unique_id_suffixes)
             or unique_id.startswith(self.unique_id_prefixes)
         ) and bool(self.states)
+
+    def is_progress_entity(
+        self, entity_domain: str, translation_key: str | None, unique_id: str
+    ) -> bool:
+        """Return True for the entity that carries the job progress in percent."""
+        return entity_domain == "sensor" and (
+            translation_key in self.progress_translation_keys
+            or unique_id.endswith(self.progress_unique_id_suffixes)
+            or unique_id.startswith(self.progress_unique_id_prefixes)
+        )
 
     def meaning(self, state: str) -> PrinterState | None:
         """Return what a state value of the status entity means."""
@@ -95,6 +119,8 @@ KNOWN_PRINTER_INTEGRATIONS: Final[Mapping[str, PrinterIntegration]] = {
                 offline=("offline", "closed", "connecting", "opening serial connection",
                          "detecting serial connection"),
             ),
+            progress_unique_id_prefixes=("Job Percentage-",),
+            progress_kept_while_idle=True,
         ),
         PrinterIntegration(
             "prusalink",
@@ -105,6 +131,7 @@ KNOWN_PRINTER_INTEGRATIONS: Final[Mapping[str, PrinterIntegration]] = {
                 finished=("finished",), cancelled=("stopped",), error=("error",),
                 idle=("idle", "ready", "busy"),
             ),
+            progress_translation_keys=frozenset({"progress"}),
         ),
         PrinterIntegration(
             "dremel_3d_printer",
@@ -114,6 +141,7 @@ KNOWN_PRINTER_INTEGRATIONS: Final[Mapping[str, PrinterIntegration]] = {
                 printing=("building", "preparing", "resuming"),
                 paused=("pausing", "paused"), finished=("completed",), idle=("ready",),
             ),
+            progress_translation_keys=frozenset({"progress"}),
         ),
         PrinterIntegration(
             "bambu_lab",
@@ -124,6 +152,8 @@ KNOWN_PRINTER_INTEGRATIONS: Final[Mapping[str, PrinterIntegration]] = {
                 finished=("finish",), failed=("failed",), idle=("idle",),
                 offline=("offline",),
             ),
+            progress_translation_keys=frozenset({"print_progress"}),
+            cancel_event=("bambu_lab_event", "event_print_canceled"),
         ),
         PrinterIntegration(
             "moonraker",
@@ -133,6 +163,7 @@ KNOWN_PRINTER_INTEGRATIONS: Final[Mapping[str, PrinterIntegration]] = {
                 printing=("printing",), paused=("paused",), finished=("complete",),
                 cancelled=("cancelled",), error=("error",), idle=("standby",),
             ),
+            progress_unique_id_suffixes=("_progress",),
         ),
         PrinterIntegration(
             "ha_creality_ws",
@@ -143,6 +174,7 @@ KNOWN_PRINTER_INTEGRATIONS: Final[Mapping[str, PrinterIntegration]] = {
                 finished=("completed",), cancelled=("stopped",), error=("error",),
                 idle=("idle",), offline=("off",),
             ),
+            progress_translation_keys=frozenset({"print_progress"}),
         ),
         PrinterIntegration(
             "elegoo_printer",
@@ -155,6 +187,7 @@ KNOWN_PRINTER_INTEGRATIONS: Final[Mapping[str, PrinterIntegration]] = {
                 paused=("pausing", "paused"), finished=("complete",),
                 cancelled=("stopping", "stopped"), idle=("idle",),
             ),
+            progress_translation_keys=frozenset({"print_progress"}),
         ),
         PrinterIntegration(
             "anycubic_cloud",
@@ -164,6 +197,7 @@ KNOWN_PRINTER_INTEGRATIONS: Final[Mapping[str, PrinterIntegration]] = {
                 printing=("printing", "preheating", "downloading", "checking", "slicing"),
                 paused=("paused",), finished=("finished",), failed=("failed",),
             ),
+            progress_translation_keys=frozenset({"print_progress"}),
         ),
         PrinterIntegration(
             "flashforge",
@@ -173,6 +207,7 @@ KNOWN_PRINTER_INTEGRATIONS: Final[Mapping[str, PrinterIntegration]] = {
                 printing=("building_from_sd",), paused=("paused",),
                 finished=("building_completed",), idle=("ready",),
             ),
+            progress_unique_id_suffixes=("_progress",),
         ),
     )
 }  # fmt: skip
@@ -201,4 +236,9 @@ def printer_integration(domain: str) -> PrinterIntegration:
             for key in integration.translation_keys
         ),
         states=states,
+        progress_translation_keys=frozenset(
+            key
+            for integration in KNOWN_PRINTER_INTEGRATIONS.values()
+            for key in integration.progress_translation_keys
+        ),
     )

@@ -1,4 +1,4 @@
-"""The weekly report: built from the daily counters, in the form of schema version 1.
+"""The weekly report: built from the daily counters, in the form of schema version 1.1.
 
 Only this module turns counters into a report body. The body is a plain JSON object
 (`schemas/report-v1.schema.json`): every map holds at most `MAX_KEYS` keys plus
@@ -36,6 +36,8 @@ from .counters import DailyCounters
 from .store import Baseline
 
 SCHEMA_VERSION: Final = 1
+# The minor revision of schema version 1: 1 adds `jobs.interrupted`.
+SCHEMA_MINOR: Final = 1
 MAX_KEYS: Final = 50
 # "At most 10 KB": kept under 10,000 bytes, which satisfies either reading of KB.
 MAX_REPORT_BYTES: Final = 10_000
@@ -135,6 +137,7 @@ def build_report(
     for limit in FOLD_LIMITS:
         body = {
             "schema_version": SCHEMA_VERSION,
+            "schema_minor": SCHEMA_MINOR,
             "submission_id": submission_id,
             "installation_id": installation_id,
             "period": period.as_dict(),

@@ -4,7 +4,8 @@ Version 1.1 held `consent`, `installation_id` and `days`; 1.2 writes the daily
 counters compact on disk: each distinct metric and label key once in a key
 table, and each day as a string of comma-separated key index and count pairs (in memory they
 stay nested dicts); 1.3 adds `submission`; 1.4 adds the `archive` of accepted reports;
-1.5 adds the accepted (and declined) report version to the consent record.
+1.5 adds the accepted (and declined) report version to the consent record; 1.6 adds
+`open_jobs`.
 """
 
 from __future__ import annotations
@@ -101,6 +102,10 @@ class StoredData(TypedDict):
     # {"YYYY-MM-DD": {metric: {label: count}}}, UTC days.
     days: dict[str, dict[str, dict[str, int]]]
     submission: SubmissionData
+    # Print jobs counted as started that have no outcome yet, per printer type
+    # (never a printer, an entity or a time), so a job running across a restart
+    # is not counted twice and still gets its outcome.
+    open_jobs: dict[str, int]
 
 
 def empty_submission() -> SubmissionData:
@@ -192,6 +197,7 @@ def empty_data() -> StoredData:
         "installation_id": None,
         "days": {},
         "submission": empty_submission(),
+        "open_jobs": {},
     }
 
 
@@ -233,7 +239,8 @@ class UsageStatsStore(Store[dict[str, Any]]):
         disk, 1.2 writes them compact; before 1.3 there was no `submission`, before
         1.4 no `archive` (reports accepted before it were not kept). Before 1.5 the
         consent record had no report version: every metric then was of report
-        version 1, so an installation sharing then had accepted version 1.
+        version 1, so an installation sharing then had accepted version 1. Before
+        1.6 there were no `open_jobs` (no job known to be running).
         """
         if old_major_version > STORAGE_VERSION:
             raise UnsupportedStorageVersionError(

@@ -205,14 +205,17 @@ class Submission:
 
         The oldest waiting report if there is one; otherwise the report of the
         whole days not yet reported (what `usage_stats.submit` would send now).
-        Below `share` it is the report of the last seven days, with placeholder
-        ids, so it can be read before agreeing to share.
+        Below `share` it is the report of the last seven days including today,
+        with placeholder ids, so it can be read before agreeing to share: it shows
+        the printers of today, and `partial_day` names today, still in progress.
         """
         body: dict[str, Any] | None = None
+        partial_day: str | None = None
         if reports := self.outbox.reports():
             body = reports[0]["body"]
         else:
-            yesterday = utc_today() - timedelta(days=1)
+            today = utc_today()
+            yesterday = today - timedelta(days=1)
             if self.coordinator.consent.level is ConsentLevel.SHARE:
                 first = self.pending_first_day()
                 if first is not None and first <= yesterday:
@@ -222,9 +225,10 @@ class Submission:
                     )
             else:
                 body = self.next_report.build(
-                    Period(yesterday - timedelta(days=6), yesterday),
+                    Period(today - timedelta(days=6), today),
                     self.coordinator.installation_id or PLACEHOLDER_ID,
                 )
+                partial_day = today.isoformat()
         report_format = self.report_format
         if body is not None and report_format is ReportFormat.OTLP:
             body = to_otlp(body)
@@ -233,6 +237,8 @@ class Submission:
             "endpoint": f"{self.endpoint}{path}" if self.endpoint else None,
             "format": report_format.value,
             "payload": body,
+            # The day still in progress that the payload covers (below `share`).
+            "partial_day": partial_day,
         }
 
     # State shown by the sensors
@@ -461,6 +467,8 @@ class Submission:
         now = dt_util.utcnow()
         state = self.state
         self.coordinator.counters.clear()
+        # Jobs running now were started in the erased data: their ends are not counted.
+        self.coordinator.stored["open_jobs"].clear()
         self.outbox.drop_reports()
         queued = self._withdraw_sent(now)
         state["history"] = []
@@ -509,6 +517,7 @@ class Submission:
             "history": stored["submission"]["history"],
             "archive": stored["submission"]["archive"],
             "submission": submission,
+            "open_jobs": dict(stored["open_jobs"]),
         }
 
 

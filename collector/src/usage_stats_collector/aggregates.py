@@ -23,7 +23,8 @@ PRINTERS = "printers"
 PRINTER_TYPE = "printer_type"
 FEATURE = "feature"
 FEATURE_ON = "feature.on"
-JOB_OUTCOMES = ("started", "completed", "failed", "cancelled")
+# `interrupted` since minor revision 1 of the report schema (absent from older reports).
+JOB_OUTCOMES = ("started", "completed", "failed", "cancelled", "interrupted")
 JOBS_DURATION = "jobs.duration"
 DURATION_BUCKETS = ("lt_30m", "30m_1h", "1h_2h", "2h_4h", "4h_8h", "8h_24h", "gt_24h")
 EVENTS = "events"

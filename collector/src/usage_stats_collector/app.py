@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import hmac
-import json
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from .aggregates import publish
+from .intake import MAX_BODY_BYTES, ClientGoneError, RequestError, period_problem, read_json
+from .openapi import openapi_document
 from .otlp import OtlpError, otlp_to_report
 from .page import render_page
 from .schema import validate_deletion, validate_report
@@ -21,8 +24,25 @@ from .storage import Outcome, Storage
 
 _LOGGER = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 16 * 1024
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+SERVER_NAME = "usage-stats-collector"  # the Server header: no version
+# Every response: no sniffing, no caching, no framing, no referrer, and nothing to load.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+PAGE_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,41 +53,39 @@ class Settings:
     retention_days: float = 400
     admin_token: str | None = None
     purge_interval: float = 3600.0
+    body_timeout: float = 10.0  # seconds to receive a request body
+    clock: Callable[[], dt.datetime] = field(default=_utcnow)  # the receive time (UTC)
 
 
 STORAGE_KEY = web.AppKey("storage", Storage)
 SETTINGS_KEY = web.AppKey("settings", Settings)
 
 
-def _error(status: int, reason: str, **headers: str) -> web.Response:
-    return web.json_response({"error": reason}, status=status, headers=headers or None)
+def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": reason}, status=status, headers=headers)
 
 
-async def _read_json(request: web.Request) -> Any:
-    """Read and parse a JSON body, refusing bodies over the limit before parsing them."""
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=request.content_length)
-    body = await request.read()  # enforces client_max_size for chunked bodies
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise _BadRequestError(f"body is not JSON: {err.__class__.__name__}") from None
-
-
-class _BadRequestError(Exception):
-    """A client error with a short reason."""
+# Errors aiohttp raises itself (routing, size): the same JSON body as every other error.
+_HTTP_REASONS = {
+    404: "not found",
+    405: "method not allowed",
+    413: f"body larger than {MAX_BODY_BYTES} bytes",
+}
 
 
 @web.middleware
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except _BadRequestError as err:
-        return _error(400, str(err))
-    except web.HTTPRequestEntityTooLarge:
-        return _error(413, f"body larger than {MAX_BODY_BYTES} bytes")
-    except web.HTTPException:
-        raise
+    except RequestError as err:
+        return _error(err.status, err.reason, err.headers)
+    except ClientGoneError:
+        return _error(400, "incomplete body", {"Connection": "close"})
+    except web.HTTPException as err:
+        if err.status < 400:  # pragma: no cover - no handler redirects
+            raise
+        kept = {name: err.headers[name] for name in ("Allow", "Retry-After") if name in err.headers}
+        return _error(err.status, _HTTP_REASONS.get(err.status, err.reason.lower()), kept)
     except asyncio.CancelledError:  # pragma: no cover - client went away
         raise
     except Exception:
@@ -76,21 +94,25 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error(500, "internal error")
 
 
-@web.middleware
-async def _security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Cache-Control", "no-store")
-    return response
+async def _secure_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Security headers on every response the application sends, error pages included."""
+    headers = response.headers
+    headers.update(SECURITY_HEADERS)
+    headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
+    headers.setdefault("Cache-Control", "no-store")
+    headers["Server"] = SERVER_NAME
 
 
 async def _store(request: web.Request, report: Any, *, otlp: bool) -> web.Response:
+    settings = request.app[SETTINGS_KEY]
     reason = validate_report(report)
+    if reason is None:
+        reason = period_problem(report["period"], settings.clock().date(), settings.retention_days)
     if reason is not None:
         return _error(400, reason)
     result = await request.app[STORAGE_KEY].submit_report(report)
     if result.outcome is Outcome.RATE_LIMITED:
-        return _error(429, "one report per installation per hour", **{"Retry-After": str(result.retry_after)})
+        return _error(429, "one report per installation per hour", {"Retry-After": str(result.retry_after)})
     if otlp:
         return web.json_response({}, status=200)  # an OTLP ExportMetricsServiceResponse
     if result.outcome is Outcome.DUPLICATE:
@@ -98,26 +120,30 @@ async def _store(request: web.Request, report: Any, *, otlp: bool) -> web.Respon
     return web.json_response({"status": "accepted"}, status=201)
 
 
+async def _body(request: web.Request) -> Any:
+    return await read_json(request, within=request.app[SETTINGS_KEY].body_timeout)
+
+
 async def post_report(request: web.Request) -> web.Response:
     """POST /v1/reports."""
-    return await _store(request, await _read_json(request), otlp=False)
+    return await _store(request, await _body(request), otlp=False)
 
 
 async def post_metrics(request: web.Request) -> web.Response:
     """POST /v1/metrics: the same report as OTLP/HTTP JSON."""
     if request.content_type == "application/x-protobuf":
         return _error(415, "only OTLP/HTTP JSON is accepted (Content-Type: application/json)")
-    body = await _read_json(request)
+    body = await _body(request)
     try:
         report = otlp_to_report(body)
     except OtlpError as err:
-        return _error(400, str(err))
+        return _error(400, str(err)[:200])
     return await _store(request, report, otlp=True)
 
 
 async def post_deletion(request: web.Request) -> web.Response:
     """POST /v1/deletion: forget an installation."""
-    document = await _read_json(request)
+    document = await _body(request)
     reason = validate_deletion(document)
     if reason is not None:
         return _error(400, reason)
@@ -140,36 +166,45 @@ async def get_page(request: web.Request) -> web.Response:
     response = web.Response(
         text=render_page(await _stats(request), request.query.get("week")), content_type="text/html"
     )
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
-    )
+    response.headers["Content-Security-Policy"] = PAGE_CSP
     return response
+
+
+async def get_openapi(request: web.Request) -> web.Response:
+    """GET /openapi.json: the API description (OpenAPI 3.1)."""
+    return web.json_response(openapi_document())
 
 
 async def get_health(request: web.Request) -> web.Response:
     """GET /healthz: ready when the database answers."""
-    await request.app[STORAGE_KEY].ping()
+    try:
+        await request.app[STORAGE_KEY].ping()
+    except Exception:
+        _LOGGER.warning("Health check: the database does not answer", exc_info=True)
+        return _error(503, "database unavailable")
     return web.json_response({"status": "ok"})
 
 
 def _require_admin(request: web.Request) -> None:
     token = request.app[SETTINGS_KEY].admin_token
     if not token:
-        raise web.HTTPNotFound(text="admin endpoints are disabled", content_type="text/plain")
+        raise web.HTTPNotFound  # exactly like a path that does not exist
     header = request.headers.get("Authorization", "")
     scheme, _, presented = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        presented.strip().encode("utf-8"), token.encode("utf-8")
-    ):
-        raise web.HTTPUnauthorized(
-            text="admin token required", content_type="text/plain", headers={"WWW-Authenticate": "Bearer"}
-        )
+    try:
+        candidate = presented.strip().encode("utf-8")
+    except UnicodeEncodeError:  # raw bytes that are not UTF-8 (surrogate-escaped by aiohttp)
+        candidate = b""
+    if scheme.lower() != "bearer" or not hmac.compare_digest(candidate, token.encode("utf-8")):
+        raise RequestError(401, "admin token required", {"WWW-Authenticate": "Bearer"})
 
 
 async def admin_export(request: web.Request) -> web.Response:
     """GET /v1/admin/installations/{installation_id}: raw export of one installation."""
     _require_admin(request)
     installation_id = request.match_info["installation_id"]
+    if not UUID.fullmatch(installation_id):
+        return _error(400, "installation_id must be a UUID")
     reports = await request.app[STORAGE_KEY].export_installation(installation_id)
     return web.json_response({"installation_id": installation_id, "reports": reports})
 
@@ -204,13 +239,15 @@ async def _purge_periodically(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(storage: Storage, settings: Settings | None = None) -> web.Application:
     """Build the application around an already migrated storage."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_security_headers, _errors])
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_errors])
+    app.on_response_prepare.append(_secure_headers)
     app[STORAGE_KEY] = storage
     app[SETTINGS_KEY] = settings or Settings()
     if app[SETTINGS_KEY].purge_interval > 0:
         app.cleanup_ctx.append(_purge_periodically)
     app.router.add_get("/", get_page)
     app.router.add_get("/healthz", get_health)
+    app.router.add_get("/openapi.json", get_openapi)
     app.router.add_get("/v1/stats", get_stats)
     app.router.add_post("/v1/reports", post_report)
     app.router.add_post("/v1/metrics", post_metrics)

@@ -10,12 +10,21 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy.exc import ArgumentError
 
 from . import __version__
 from .app import Settings, create_app
+from .server import (
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    LimitedSite,
+    connection_limit,
+    handler_options,
+    raise_descriptor_limit,
+)
 from .storage import Storage, normalize_url
 
 DEFAULT_DATABASE = "sqlite:///usage_stats_collector.db"
@@ -37,7 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the collector (migrates the database first)")
+    # No abbreviations: "--admin-token X" must not be taken for "--admin-token-file X".
+    serve = commands.add_parser(
+        "serve", help="run the collector (migrates the database first)", allow_abbrev=False
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument(
         "--port", type=int, default=8080, help="port to bind; 0 picks a free one (default 8080)"
@@ -54,9 +66,31 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--retention-days", type=float, default=400, help="keep reports this long (default 400)"
     )
-    serve.add_argument("--admin-token", default=None, help=f"bearer token for /v1/admin (or env {TOKEN_ENV})")
+    serve.add_argument(
+        "--admin-token-file",
+        type=Path,
+        default=None,
+        help=f"file holding the bearer token for /v1/admin (or the environment variable {TOKEN_ENV}); "
+        "without a token the admin endpoints do not exist",
+    )
     serve.add_argument("--purge-interval", type=float, default=3600, help="seconds between retention purges")
     serve.add_argument("--pool-size", type=int, default=20, help="database connections per process")
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        help=f"open connections at most (default {DEFAULT_MAX_CONNECTIONS}, kept under the open-file limit)",
+    )
+    serve.add_argument(
+        "--header-timeout",
+        type=float,
+        default=DEFAULT_HEADER_TIMEOUT,
+        help="seconds for a request head to arrive, also the idle keep-alive "
+        f"(default {DEFAULT_HEADER_TIMEOUT:g})",
+    )
+    serve.add_argument(
+        "--body-timeout", type=float, default=10.0, help="seconds for a request body to arrive (default 10)"
+    )
 
     migrate = commands.add_parser("migrate", help="create or upgrade the database schema and exit")
     migrate.add_argument(
@@ -76,11 +110,28 @@ async def _migrate(database: str) -> None:
         await storage.close()
 
 
+def _admin_token(token_file: Path | None) -> str | None:
+    """The admin token from ``--admin-token-file`` or the environment; never the command line."""
+    if token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as err:
+            raise SystemExit(
+                f"--admin-token-file: cannot read the token ({err.__class__.__name__})"
+            ) from None
+        if not token:
+            raise SystemExit("--admin-token-file: the file is empty")
+        return token
+    return os.environ.get(TOKEN_ENV, "").strip() or None
+
+
 async def _serve(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM (or until ``stop`` is set)."""
     if args.k_anonymity < 1:
         raise SystemExit("--k-anonymity must be at least 1")
-    token = args.admin_token or os.environ.get(TOKEN_ENV) or None
+    if args.max_connections < 1 or args.header_timeout <= 0 or args.body_timeout <= 0:
+        raise SystemExit("--max-connections, --header-timeout and --body-timeout must be positive")
+    token = _admin_token(args.admin_token_file)
     storage = Storage(args.database, pool_size=args.pool_size)
     await storage.migrate()
     settings = Settings(
@@ -88,16 +139,19 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event | None = None) ->
         retention_days=args.retention_days,
         admin_token=token,
         purge_interval=args.purge_interval,
+        body_timeout=args.body_timeout,
     )
-    # No access log: it would record client addresses.
-    runner = web.AppRunner(create_app(storage, settings), access_log=None, handle_signals=False)
+    max_connections = connection_limit(args.max_connections, raise_descriptor_limit())
+    runner = web.AppRunner(
+        create_app(storage, settings), handle_signals=False, **handler_options(args.header_timeout)
+    )
     await runner.setup()
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
     port = sock.getsockname()[1]
-    site = web.SockSite(runner, sock)
+    site = LimitedSite(runner, sock, max_connections)
     await site.start()
 
     stop = stop or asyncio.Event()
@@ -105,10 +159,11 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event | None = None) ->
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     _LOGGER.info(
-        "Collector %s listening on port %d (admin endpoints %s)",
+        "Collector %s listening on port %d (admin endpoints %s, at most %d connections)",
         __version__,
         port,
         "enabled" if token else "disabled",
+        max_connections,
     )
     # The line a parent process waits for (the port is the one bound, also for --port 0).
     print(f"usage-stats-collector ready port={port}", flush=True)

@@ -6,6 +6,7 @@ Schema as a JSON report; anything the mapping does not know is refused rather th
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 SCOPE = "usage_stats"
@@ -22,9 +23,12 @@ _RESOURCE_STRINGS = {
 }
 _RESOURCE_INTS = {
     "usage_stats.schema_version": ("", "schema_version"),
+    "usage_stats.schema_minor": ("", "schema_minor"),
     "usage_stats.period.days": ("period", "days"),
 }
-_OUTCOMES = ("started", "completed", "failed", "cancelled")
+# Every report has the first four; `interrupted` came with minor revision 1 of the schema.
+_REQUIRED_OUTCOMES = ("started", "completed", "failed", "cancelled")
+_OUTCOMES = (*_REQUIRED_OUTCOMES, "interrupted")
 # metric name -> (kind, attribute names)
 _METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "usage_stats.printers": ("gauge", ()),
@@ -35,6 +39,10 @@ _METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "usage_stats.events": ("sum", ("event",)),
     "usage_stats.errors": ("sum", ("component", "error_type")),
 }
+
+
+# An int64 in OTLP JSON is a decimal string: ASCII digits, no sign but a leading "-", no "-0".
+_INT64 = re.compile(r"0|-?[1-9][0-9]{0,17}", re.ASCII)
 
 
 class OtlpError(ValueError):
@@ -65,7 +73,7 @@ def _int(value: Any, what: str) -> int:
         raise OtlpError(f"{what} must be an integer")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.lstrip("-").isdigit() and len(value) <= 20:
+    if isinstance(value, str) and _INT64.fullmatch(value):
         return int(value)
     raise OtlpError(f"{what} must be an integer")
 
@@ -153,8 +161,10 @@ def otlp_to_report(body: Any) -> dict[str, Any]:
     names_seen: set[str] = set()
     for metric in _list(scope_metrics[0], "metrics"):
         name = _field(metric, "name")
+        if not isinstance(name, str):
+            raise OtlpError("metric name must be a string")
         if name not in _METRICS:
-            raise OtlpError(f"unknown metric {name}")
+            raise OtlpError(f"unknown metric {name[:80]}")
         if name in names_seen:
             raise OtlpError(f"metric {name} appears twice")
         names_seen.add(name)
@@ -183,7 +193,7 @@ def _empty_section(section: str) -> Any:
     if section == "printer_fleet":
         return {"printers": 0, "types": {}}
     if section == "jobs":
-        return {outcome: {} for outcome in _OUTCOMES} | {"duration": {}}
+        return {outcome: {} for outcome in _REQUIRED_OUTCOMES} | {"duration": {}}
     return {}
 
 
@@ -201,7 +211,7 @@ def _apply(report: dict[str, Any], name: str, attributes: dict[str, Any], value:
         outcome = attributes["outcome"]
         if outcome not in _OUTCOMES:
             raise OtlpError(f"unknown job outcome {outcome}")
-        report["jobs"][outcome][attributes["type"]] = value
+        report["jobs"].setdefault(outcome, {})[attributes["type"]] = value
     elif name == "usage_stats.jobs.duration":
         report["jobs"]["duration"][attributes["bucket"]] = value
     elif name == "usage_stats.events":

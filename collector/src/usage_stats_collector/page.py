@@ -94,7 +94,7 @@ def _week_section(week: dict[str, Any]) -> str:
     jobs = week["jobs"]
     outcomes = [
         (outcome, sum(int(cell["total"]) for cell in jobs[outcome].values()), "")
-        for outcome in ("started", "completed", "failed", "cancelled")
+        for outcome in ("started", "completed", "failed", "cancelled", "interrupted")
     ]
     order = ["lt_30m", "30m_1h", "1h_2h", "2h_4h", "4h_8h", "8h_24h", "gt_24h", "other"]
     durations = [

@@ -3,6 +3,10 @@
 ``with CollectorProcess("sqlite:///x.db") as collector:`` starts ``usage-stats-collector serve`` on
 a free port of 127.0.0.1, waits a bounded time for its ``usage-stats-collector ready port=N`` line
 and stops it with SIGTERM at the end (killing it if it does not exit in time).
+
+This module uses the standard library only, so a harness in another environment (the end-to-end
+test runs in Home Assistant's) can import it from ``collector/src`` and start the collector with
+the interpreter of the collector's own environment (``python=collector/.venv/bin/python``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import IO, Self
 
 READY_LINE = re.compile(rb"usage-stats-collector ready port=(\d+)\s*")
@@ -32,14 +36,16 @@ class CollectorProcess:
         database: str,
         *options: str,
         host: str = "127.0.0.1",
+        python: str | None = None,
         stderr: IO[bytes] | int = subprocess.DEVNULL,
         env: Mapping[str, str] | None = None,
+        preexec_fn: Callable[[], object] | None = None,
         start_timeout: float = 60.0,
         stop_timeout: float = 30.0,
     ) -> None:
         self.host = host
         self.command = [
-            sys.executable,
+            python or sys.executable,
             "-m",
             "usage_stats_collector",
             "serve",
@@ -53,6 +59,7 @@ class CollectorProcess:
         ]
         self._stderr = stderr
         self._env = dict(env) if env is not None else None
+        self._preexec_fn = preexec_fn  # e.g. lower a resource limit of the child
         self._start_timeout = start_timeout
         self._stop_timeout = stop_timeout
         self._lines: queue.Queue[bytes] = queue.Queue()
@@ -60,6 +67,13 @@ class CollectorProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
         self.port = 0
+
+    @property
+    def pid(self) -> int:
+        """The process id of the running collector."""
+        if self.process is None:
+            raise RuntimeError("the collector was not started")
+        return self.process.pid
 
     @property
     def url(self) -> str:
@@ -76,7 +90,11 @@ class CollectorProcess:
     def start(self) -> None:
         """Start the process and wait for its ready line; raise CollectorStartError otherwise."""
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            self.command, stdout=subprocess.PIPE, stderr=self._stderr, env=self._env
+            self.command,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=self._env,
+            preexec_fn=self._preexec_fn,  # noqa: PLW1509 - only for test harnesses
         )
         self._reader = threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True)
         self._reader.start()

@@ -48,6 +48,13 @@ def _schema(name: str) -> dict[str, Any]:
     return schema
 
 
+def schema_document(name: str) -> dict[str, Any]:
+    """The JSON Schema ``name`` as in its file (a fresh copy: the compiled validator rewrites the
+    references of the one it was given)."""
+    document: dict[str, Any] = json.loads(schema_path(name).read_text(encoding="utf-8"))
+    return document
+
+
 @cache
 def _validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(_schema(name), format_checker=Draft202012Validator.FORMAT_CHECKER)

@@ -50,7 +50,7 @@ class SqliteWriter:
 
     def __init__(self, url: URL, lock: asyncio.Lock) -> None:
         self._engine: Engine = create_engine(
-            url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0
+            url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0, hide_parameters=True
         )
         event.listen(self._engine, "connect", _connect)
         event.listen(self._engine, "begin", _begin)

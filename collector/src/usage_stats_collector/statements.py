@@ -107,7 +107,7 @@ class SqliteStatements:
 
     @classmethod
     def build(cls) -> SqliteStatements:
-        dialect = sqlite.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
+        dialect = sqlite.dialect(paramstyle="named")
         return cls(
             insert_report=cacheable(_insert_report(sqlite.insert), dialect),
             claim_hour=cacheable(_claim_hour(sqlite.insert), dialect),

@@ -105,7 +105,11 @@ def normalize_url(url: str) -> URL:
 
 
 class Storage:
-    """Async access to the collector database."""
+    """Async access to the collector database.
+
+    Every engine hides bound parameters (``hide_parameters``): an error's message, and so the log,
+    never shows ids or payloads.
+    """
 
     def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 20) -> None:
         self.url = normalize_url(url)
@@ -114,14 +118,20 @@ class Storage:
         if self.is_sqlite:
             if schema is not None:
                 raise ValueError("a schema can only be chosen on PostgreSQL")
-            self.engine: AsyncEngine = create_async_engine(self.url, pool_size=pool_size, max_overflow=0)
+            self.engine: AsyncEngine = create_async_engine(
+                self.url, pool_size=pool_size, max_overflow=0, hide_parameters=True
+            )
             event.listen(self.engine.sync_engine, "connect", set_sqlite_pragmas)
         else:
             connect_args: dict[str, Any] = {}
             if schema is not None:
                 connect_args["server_settings"] = {"search_path": schema}
             self.engine = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=10, connect_args=connect_args
+                self.url,
+                pool_size=pool_size,
+                max_overflow=10,
+                connect_args=connect_args,
+                hide_parameters=True,
             )
         self._statements: SqliteStatements | PostgresStatements = (
             SqliteStatements.build() if self.is_sqlite else PostgresStatements.build()

@@ -34,11 +34,12 @@ RESCAN_COOLDOWN = 2.0
 
 @dataclass(frozen=True, slots=True)
 class Printer:
-    """A printer device and its status entity, if one was found."""
+    """A printer device and its status and job progress entities, if found."""
 
     device_id: str
     integration: PrinterIntegration
     status_entity_id: str | None
+    progress_entity_id: str | None = None
 
 
 def feature_key(entity_id: str, entry: er.RegistryEntry | None) -> str:
@@ -116,18 +117,30 @@ class PrinterDirectory:
                     if device.id in printers or not _is_printer(device):
                         continue
                     entities = er.async_entries_for_device(entity_registry, device.id)
+                    own = [entity for entity in entities if entity.platform == domain]
                     status = next(
                         (
                             entity.entity_id
-                            for entity in entities
-                            if entity.platform == domain
-                            and integration.is_status_entity(
+                            for entity in own
+                            if integration.is_status_entity(
                                 entity.domain, entity.translation_key, entity.unique_id
                             )
                         ),
                         None,
                     )
-                    printers[device.id] = Printer(device.id, integration, status)
+                    progress = next(
+                        (
+                            entity.entity_id
+                            for entity in own
+                            if integration.is_progress_entity(
+                                entity.domain, entity.translation_key, entity.unique_id
+                            )
+                        ),
+                        None,
+                    )
+                    printers[device.id] = Printer(
+                        device.id, integration, status, progress
+                    )
                     features.update(
                         (entity.entity_id, feature_key(entity.entity_id, entity))
                         for entity in entities

@@ -1,8 +1,12 @@
 """Error types: a logging handler that keeps only the exception class and component.
 
-The handler runs on whatever thread logs. It never reads the message, the
-traceback, the file or the line, never logs itself, and does no more than count
-under a lock; the counts are moved into the statistics on the event loop.
+Only errors logged by the configured printer integrations and by Usage
+Statistics itself are counted, by the logger they are logged under
+(`homeassistant.components.<domain>…` or `custom_components.<domain>…`). Errors of
+any other integration, of Home Assistant core and of libraries are not recorded
+at all. The handler runs on whatever thread logs. It never reads the message,
+the traceback, the file or the line, never logs itself, and does no more than
+count under a lock; the counts are moved into the statistics on the event loop.
 """
 
 from __future__ import annotations
@@ -20,18 +24,21 @@ from ..printers import DEFAULT_PRINTER_INTEGRATIONS
 from ..privacy import safe_class_name
 
 NO_EXCEPTION = "no_exception"
-CORE = "homeassistant"
-CUSTOM = "custom"
+# Logger name prefixes under which an integration's own modules log.
+_INTEGRATION_PREFIXES = ("homeassistant.components.", "custom_components.")
 
 
 class ErrorTypeHandler(logging.Handler):
-    """Counts (component, exception class) of errors and of warnings with an exception."""
+    """Counts (integration, exception class) of errors and of warnings with an exception.
 
-    def __init__(self, hass: HomeAssistant, printer_domains: frozenset[str]) -> None:
+    Only records of the integrations in `domains` are counted.
+    """
+
+    def __init__(self, hass: HomeAssistant, domains: frozenset[str]) -> None:
         """Initialize the handler."""
         super().__init__(logging.WARNING)
         self.hass = hass
-        self.printer_domains = printer_domains
+        self.domains = domains
         self.pending: Counter[tuple[str, str]] = Counter()
         self._pending_lock = threading.Lock()
         self._drain_scheduled = False
@@ -47,7 +54,9 @@ class ErrorTypeHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         """Count the record's component and exception class."""
         try:
-            key = (self.component(record.name), _exception_class(record))
+            if (component := self.component(record.name)) is None:
+                return
+            key = (component, _exception_class(record))
             with self._pending_lock:
                 self.pending[key] += 1
                 schedule = not self._drain_scheduled
@@ -57,16 +66,13 @@ class ErrorTypeHandler(logging.Handler):
         except Exception:  # noqa: BLE001 - statistics must never break logging
             return
 
-    def component(self, logger_name: str) -> str:
-        """Return the integration domain of a logger name, `custom` or `other`."""
-        parts = logger_name.split(".", 3)
-        if parts[0] == CORE:
-            if len(parts) > 2 and parts[1] == "components":
-                return parts[2]
-            return CORE
-        if parts[0] == "custom_components" and len(parts) > 1:
-            return parts[1] if parts[1] in self.printer_domains else CUSTOM
-        return OTHER
+    def component(self, logger_name: str) -> str | None:
+        """Return the watched integration a logger belongs to, None for any other."""
+        for prefix in _INTEGRATION_PREFIXES:
+            if logger_name.startswith(prefix):
+                domain = logger_name[len(prefix) :].partition(".")[0]
+                return domain if domain in self.domains else None
+        return None
 
     @callback
     def drain(self) -> None:

@@ -1,17 +1,39 @@
-"""Print jobs and connectivity, read from the printers' status entities.
+"""Print jobs and connectivity, read from the printers' status and progress entities.
 
-Counts jobs started, completed, failed and cancelled per printer type, the
-durations of completed jobs in fixed ranges, printers going offline and coming
-back, and printers entering an error state. A job's start time is kept in memory
-only, as a monotonic clock reading, never stored.
+Every job counted as `started` ends in exactly one outcome, per printer type:
+
+- `completed`: a finished state, or back to idle with the job progress entity at
+  or near 100 %;
+- `cancelled`: a cancelled state or the integration's cancel event, or back to
+  idle straight from the job with the progress below that;
+- `failed`: a failed or error state;
+- `interrupted`: how the job ended cannot be seen: the printer was unreachable
+  (or Home Assistant was not running) when it ended and came back idle, or it
+  went back to idle and the integration shows no progress.
+
+So `started` = the sum of the outcomes + the jobs still running. The number of
+running jobs per printer type is kept in the store (`open_jobs`): a job running
+across a restart or a reload is counted once and still gets its outcome; a job
+seen already printing when watching starts (and not known as running) counts as
+started then. An ending waits `SETTLE_SECONDS` for the other entities of the same
+update (progress, cancel event) before it is decided.
+
+Durations are counted for completed jobs whose start was seen, in fixed ranges.
+A job's start time is kept in memory only, as a monotonic clock reading, never
+stored. Also counted: printers going offline and coming back, and printers
+entering an error state.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 import time
+from typing import Final
 
-from homeassistant.core import Event, EventStateChangedData, callback
+from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, callback
+from homeassistant.helpers.event import async_call_later
 
 from ..catalogue import (
     ERRORS,
@@ -24,86 +46,293 @@ from ..catalogue import (
     duration_bucket,
 )
 from ..coordinator import UsageStatsCoordinator
-from ..printers import PrinterIntegration, PrinterState
-from .directory import EntityWatcher, PrinterDirectory
+from ..printers import NEAR_COMPLETE, PrinterState
+from .directory import EntityWatcher, Printer, PrinterDirectory
 
-ACTIVE = frozenset({PrinterState.PRINTING, PrinterState.PAUSED})
-ENDINGS = {
-    PrinterState.FINISHED: "completed",
-    PrinterState.IDLE: "completed",  # OctoPrint and Dremel go straight back to idle.
-    PrinterState.CANCELLED: "cancelled",
-    PrinterState.FAILED: "failed",
-    PrinterState.ERROR: "failed",
-}
+SETTLE_SECONDS: Final = 2.0
+ACTIVE: Final = frozenset({PrinterState.PRINTING, PrinterState.PAUSED})
+ENDINGS: Final = frozenset(
+    {
+        PrinterState.FINISHED,
+        PrinterState.CANCELLED,
+        PrinterState.FAILED,
+        PrinterState.ERROR,
+        PrinterState.IDLE,
+    }
+)
+COMPLETED: Final = "completed"
+CANCELLED: Final = "cancelled"
+FAILED: Final = "failed"
+INTERRUPTED: Final = "interrupted"
+STARTED: Final = "started"
+
+
+def _percent(state: str | None) -> float | None:
+    """Return a progress state as a number, None when it has no value."""
+    try:
+        return float(state) if state is not None else None
+    except ValueError:
+        return None
 
 
 @dataclass(slots=True)
 class _Tracked:
-    integration: PrinterIntegration
+    """What is known of one printer while it is watched."""
+
+    printer: Printer
     state: PrinterState | None = None
+    # A state other than offline was seen since watching began.
+    known: bool = False
     in_job: bool = False
-    job_started: float | None = None  # None: the job began before we watched.
+    job_started: float | None = None  # None: the job's start was not seen.
+    # The printer was unreachable since the job was last seen running.
+    lost: bool = False
+    progress: float | None = None  # The last progress of the job, in percent.
+    cancel_seen: bool = False
+    ending: PrinterState | None = None  # An ending waiting to settle.
+    unsub_settle: CALLBACK_TYPE | None = None
+
+    @property
+    def printer_type(self) -> str:
+        return self.printer.integration.printer_type
 
 
 class JobCollector(EntityWatcher):
-    """Follows each printer's status entity through its states."""
+    """Follows each printer's status and progress entities through their states."""
 
     def __init__(
         self, coordinator: UsageStatsCoordinator, directory: PrinterDirectory
     ) -> None:
         """Initialize the collector."""
         super().__init__(coordinator, directory)
-        self._tracked: dict[str, _Tracked] = {}
+        self._tracked: dict[str, _Tracked] = {}  # by status entity id
+        self._by_progress: dict[str, _Tracked] = {}
+        self._by_device: dict[str, _Tracked] = {}
+        # Jobs counted as running (stored) that no watched printer has claimed yet.
+        self._unclaimed: dict[str, int] = dict(coordinator.stored["open_jobs"])
+        self._unsub_events: list[CALLBACK_TYPE] = []
+        coordinator.config_entry.async_on_unload(self._async_stop)
+
+    @property
+    def _open(self) -> dict[str, int]:
+        return self.coordinator.stored["open_jobs"]
 
     @callback
     def async_directory_changed(self) -> None:
         """Watch the current status entities, keeping what is known of each."""
         states = self.coordinator.hass.states
+        printers = {
+            printer.status_entity_id: printer
+            for printer in self.directory.printers
+            if printer.status_entity_id is not None
+        }
+        for entity_id in self._tracked.keys() - printers.keys():
+            gone = self._tracked.pop(entity_id)
+            self._decide(gone)
+            if gone.in_job:  # Still running: the printer may come back (renamed).
+                kind = gone.printer_type
+                self._unclaimed[kind] = self._unclaimed.get(kind, 0) + 1
         tracked: dict[str, _Tracked] = {}
-        for printer in self.directory.printers:
-            if (entity_id := printer.status_entity_id) is None:
-                continue
+        for entity_id, printer in printers.items():
             if (known := self._tracked.get(entity_id)) is None:
-                known = _Tracked(printer.integration)
+                known = _Tracked(printer)
                 if state := states.get(entity_id):
-                    known.state = printer.integration.meaning(state.state)
-                    known.in_job = known.state in ACTIVE
+                    meaning = known.state = printer.integration.meaning(state.state)
+                    if meaning is not None and meaning is not PrinterState.OFFLINE:
+                        known.known = True
+                        self._claim(known, meaning)
+            known.printer = printer
             tracked[entity_id] = known
         self._tracked = tracked
-        self._async_watch(tracked)
+        self._by_progress = {
+            t.printer.progress_entity_id: t
+            for t in tracked.values()
+            if t.printer.progress_entity_id is not None
+        }
+        self._by_device = {t.printer.device_id: t for t in tracked.values()}
+        self._async_watch([*tracked, *self._by_progress])
+        self._listen_cancel_events()
+
+    def _listen_cancel_events(self) -> None:
+        for unsub in self._unsub_events:
+            unsub()
+        self._unsub_events = [
+            self.coordinator.hass.bus.async_listen(event_type, self._async_event)
+            for event_type in {
+                t.printer.integration.cancel_event[0]
+                for t in self._tracked.values()
+                if t.printer.integration.cancel_event is not None
+            }
+        ]
+
+    @callback
+    def _async_stop(self) -> None:
+        """Decide the endings still settling and stop listening (at unload)."""
+        for tracked in self._tracked.values():
+            self._decide(tracked)
+        for unsub in self._unsub_events:
+            unsub()
+        self._unsub_events = []
+
+    @callback
+    def _async_event(self, event: Event) -> None:
+        """Note a cancel event of a watched printer during its job."""
+        tracked = self._by_device.get(event.data.get("device_id", ""))
+        if (
+            tracked is not None
+            and tracked.in_job
+            and (cancel := tracked.printer.integration.cancel_event) is not None
+            and (event.event_type, event.data.get("type")) == cancel
+        ):
+            tracked.cancel_seen = True
 
     @callback
     def _async_state_changed(self, event: Event[EventStateChangedData]) -> None:
-        tracked = self._tracked.get(event.data["entity_id"])
+        entity_id = event.data["entity_id"]
+        if (progress := self._by_progress.get(entity_id)) is not None:
+            self._progress_changed(progress, event.data)
+        tracked = self._tracked.get(entity_id)
         new_state = event.data["new_state"]
         if tracked is None or new_state is None:
             return
-        new = tracked.integration.meaning(new_state.state)
+        new = tracked.printer.integration.meaning(new_state.state)
         if new is None or new == tracked.state:
             return
+        self._decide(tracked)  # An ending still settling ends before what follows.
         old, tracked.state = tracked.state, new
-        printer_type = tracked.integration.printer_type
         record = self.coordinator.record
 
         if new is PrinterState.OFFLINE:
-            if old is not None:
+            if tracked.known:
                 record(EVENTS, EVENT_PRINTER_OFFLINE)
-            return  # A job survives a short loss of connection.
-        if old is PrinterState.OFFLINE:
+            tracked.lost = tracked.in_job
+            return  # A job survives a loss of connection.
+        if old is PrinterState.OFFLINE and tracked.known:
             record(EVENTS, EVENT_PRINTER_ONLINE)
         if new is PrinterState.ERROR:
-            record(ERRORS, printer_type, EVENT_PRINTER_ERROR)
+            record(ERRORS, tracked.printer_type, EVENT_PRINTER_ERROR)
+        if not tracked.known:
+            tracked.known = True
+            self._claim(tracked, new)
+        else:
+            self._step(tracked, new, start_seen=True)
 
-        if new is PrinterState.PRINTING and not tracked.in_job:
-            record(JOBS, "started", printer_type)
-            tracked.in_job, tracked.job_started = True, time.monotonic()
-        elif new in ENDINGS and tracked.in_job:
-            # Back to idle straight from a job means it finished; after a loss of
-            # connection it says nothing about how the job ended.
-            if not (new is PrinterState.IDLE and old is PrinterState.OFFLINE):
-                outcome = ENDINGS[new]
-                record(JOBS, outcome, printer_type)
-                if outcome == "completed" and tracked.job_started is not None:
-                    seconds = time.monotonic() - tracked.job_started
-                    record(JOB_DURATION, duration_bucket(seconds))
-            tracked.in_job, tracked.job_started = False, None
+    def _claim(self, tracked: _Tracked, state: PrinterState) -> None:
+        """Take the first known state of a printer, and a job running before, if any.
+
+        A job stored as running continues when the printer is active, and ends
+        (how, the state tells) when it is not; its start was not seen.
+        """
+        kind = tracked.printer_type
+        if self._unclaimed.get(kind, 0) > 0 and (state in ACTIVE or state in ENDINGS):
+            self._unclaimed[kind] -= 1
+            tracked.in_job, tracked.job_started = True, None
+            tracked.progress, tracked.cancel_seen = None, False
+            tracked.lost = state not in ACTIVE
+        self._step(tracked, state, start_seen=False)
+
+    def _step(
+        self, tracked: _Tracked, state: PrinterState, *, start_seen: bool
+    ) -> None:
+        if state in ACTIVE:
+            tracked.lost = False
+            if not tracked.in_job:
+                self._start(tracked, start_seen=start_seen)
+        elif tracked.in_job and state in ENDINGS:
+            tracked.ending = state
+            tracked.unsub_settle = async_call_later(
+                self.coordinator.hass, SETTLE_SECONDS, partial(self._settled, tracked)
+            )
+
+    def _start(self, tracked: _Tracked, *, start_seen: bool) -> None:
+        if self.coordinator.record(JOBS, STARTED, tracked.printer_type):
+            self._open[tracked.printer_type] = (
+                self._open.get(tracked.printer_type, 0) + 1
+            )
+        tracked.in_job = True
+        tracked.job_started = time.monotonic() if start_seen else None
+        tracked.progress, tracked.cancel_seen, tracked.lost = None, False, False
+
+    def _progress_changed(self, tracked: _Tracked, data: EventStateChangedData) -> None:
+        new = _percent(data["new_state"].state if data["new_state"] else None)
+        if new is None:
+            return
+        polled = tracked.printer.integration.progress_kept_while_idle
+        if tracked.in_job:
+            if (
+                polled
+                and tracked.ending is None
+                and tracked.state in ACTIVE
+                and tracked.progress is not None
+                and tracked.progress >= NEAR_COMPLETE > new
+            ):
+                # Still printing, but the progress fell from 100 %: the job completed
+                # and the next one began between two polls.
+                tracked.ending = PrinterState.FINISHED
+                self._decide(tracked)
+                self._start(tracked, start_seen=True)
+            tracked.progress = new
+            return
+        old = _percent(data["old_state"].state if data["old_state"] else None)
+        if (
+            polled
+            and tracked.state is PrinterState.IDLE
+            and old is not None
+            and old < NEAR_COMPLETE <= new
+        ):
+            # A job began and ended between two polls: only its end shows.
+            record = self.coordinator.record
+            if record(JOBS, STARTED, tracked.printer_type):
+                record(JOBS, COMPLETED, tracked.printer_type)
+
+    def _current_progress(self, tracked: _Tracked) -> float | None:
+        if (entity_id := tracked.printer.progress_entity_id) is None:
+            return None
+        state = self.coordinator.hass.states.get(entity_id)
+        return _percent(state.state if state else None)
+
+    def _outcome(self, tracked: _Tracked, ending: PrinterState) -> str:
+        if tracked.cancel_seen:
+            return CANCELLED
+        if ending is PrinterState.FINISHED:
+            return COMPLETED
+        if ending is PrinterState.CANCELLED:
+            return CANCELLED
+        if ending is not PrinterState.IDLE:
+            return FAILED
+        # Back to idle: only the progress tells how the job ended: the last value
+        # seen during the job, or (not seen since watching began) the current one.
+        progress = tracked.progress
+        if progress is None:
+            progress = self._current_progress(tracked)
+        if progress is not None and progress >= NEAR_COMPLETE:
+            return COMPLETED
+        if tracked.lost or progress is None:
+            return INTERRUPTED
+        return CANCELLED
+
+    @callback
+    def _settled(self, tracked: _Tracked, _now: datetime) -> None:
+        tracked.unsub_settle = None
+        self._decide(tracked)
+
+    @callback
+    def _decide(self, tracked: _Tracked) -> None:
+        """Record the outcome of a job whose ending was settling."""
+        if (ending := tracked.ending) is None:
+            return
+        if tracked.unsub_settle is not None:
+            tracked.unsub_settle()
+            tracked.unsub_settle = None
+        tracked.ending = None
+        outcome = self._outcome(tracked, ending)
+        kind = tracked.printer_type
+        record = self.coordinator.record
+        # Only a job known as running gets an outcome (not one whose start was
+        # erased by `usage_stats.delete`).
+        if self._open.get(kind, 0) > 0 and record(JOBS, outcome, kind):
+            self._open[kind] -= 1
+            if outcome == COMPLETED and tracked.job_started is not None:
+                seconds = time.monotonic() - tracked.job_started
+                record(JOB_DURATION, duration_bucket(seconds))
+        tracked.in_job, tracked.job_started = False, None
