@@ -405,3 +405,5 @@ def test_panel_in_a_browser(
             assert not answer["success"]
             assert answer["error"]["code"] == "unauthorized"
         guest.close()
+    # Nothing the panel did left an ERROR or WARNING of this integration in the log.
+    assert home_assistant_config.log_problems() == []
