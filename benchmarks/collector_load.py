@@ -5,8 +5,9 @@ For each backend (SQLite, then PostgreSQL) it starts ``usage-stats-collector ser
 subprocess on 127.0.0.1 with a fresh database, drives 50 concurrent aiohttp clients posting distinct
 valid reports (distinct installation ids), prints accepted reports/s and latency percentiles, then
 seeds about a million stored reports through the storage layer (``Storage.bulk_load``: reports and
-their aggregates in the same transactions), checks the published aggregates against the stored
-rows, and prints the latency of ``GET /v1/stats``. It stops by itself.
+their aggregates in the same transactions), publishes the closed weeks as the collector does
+(fixed snapshots, k = 5), checks the published totals against the stored rows of those weeks, and
+prints the latency of ``GET /v1/stats`` (served from the snapshots). It stops by itself.
 
     collector/.venv/bin/python benchmarks/collector_load.py            # full run (takes several minutes)
     collector/.venv/bin/python benchmarks/collector_load.py --quick    # smaller counts
@@ -29,8 +30,11 @@ import uuid
 
 import aiohttp
 import asyncpg
+from sqlalchemy import func, select
 from usage_stats_collector.aggregates import contributions
+from usage_stats_collector.models import reports
 from usage_stats_collector.process import CollectorProcess
+from usage_stats_collector.publication import publish_due
 from usage_stats_collector.storage import Storage, StoredReport
 
 HOST = "127.0.0.1"
@@ -221,6 +225,14 @@ async def seed(database: str, reports: int, installations: int, batch: int) -> f
                     .replace("__START__", start_text)
                     .replace("__END__", end_text)
                 )
+                if rng.random() < 0.02:
+                    # A long-tail event (one in 500) that k-anonymity folds into "other", whose
+                    # installations publication then counts from the stored reports.
+                    rare = f"custom_rare_{rng.randrange(500)}"
+                    payload = payload.replace(
+                        '"events":{', f'"events":{{"{rare}":1,', 1
+                    )
+                    contrib = contrib | {("events", rare): 1}
                 pending.append(
                     StoredReport(
                         sid, installation_id, start, received, payload, contrib
@@ -269,6 +281,25 @@ async def stored_count(database: str) -> int:
         await storage.close()
 
 
+async def publish(database: str) -> tuple[list[str], float, int]:
+    """Publish the due weeks as the collector's publication loop does (k = 5).
+
+    Returns the weeks, the seconds it took, and how many stored reports those weeks hold.
+    """
+    storage = Storage(database, pool_size=2)
+    try:
+        began = time.perf_counter()
+        published = await publish_due(storage, k=5)
+        seconds = time.perf_counter() - began
+        async with storage.engine.connect() as conn:
+            in_weeks = await conn.execute(
+                select(func.count()).where(reports.c.week.in_(published))
+            )
+            return published, seconds, int(in_weeks.scalar_one())
+    finally:
+        await storage.close()
+
+
 async def run_backend(name: str, database: str, args: argparse.Namespace) -> None:
     print(f"\n== {name}: {database}", flush=True)
     with collector(database) as running:
@@ -286,12 +317,17 @@ async def run_backend(name: str, database: str, args: argparse.Namespace) -> Non
     seconds = await seed(database, args.seed, args.installations, args.batch)
     total = await stored_count(database)
     print(f"  seeded in {seconds:.0f} s; {total:,} reports stored", flush=True)
+    weeks, seconds, in_weeks = await publish(database)
+    print(
+        f"  published {len(weeks)} closed weeks ({in_weeks:,} reports) in {seconds:.0f} s",
+        flush=True,
+    )
     with collector(database) as running:
         latency, stats = await stats_latency(running.url, args.stats_rounds)
     published = sum(week["reports"] for week in stats["weeks"])
     consistent = (
         "consistent"
-        if published == total
+        if published == in_weeks
         else f"INCONSISTENT ({published:,} published)"
     )
     print(

@@ -126,8 +126,8 @@ def collector(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Collec
     """Start the reference collector on a free port of 127.0.0.1, SQLite in tmp_path.
 
     `--k-anonymity 1`: the collector publishes a value only when at least k
-    installations reported it, and a week only with at least k installations. This
-    test has one installation, so k = 1 lets its report appear on `/v1/stats`.
+    installations reported it, and a week only with at least k installations, once the
+    week has ended (so the report of the current week is never on `/v1/stats` here).
 
     The admin token goes in through the environment, never the command line (where
     every local user could read it, and where a token starting with `-` would be taken

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
+import time
 import uuid
 from typing import Any
 
@@ -70,6 +72,40 @@ def make_report(installation_id: str | None = None, **changes: Any) -> dict[str,
     report["installation_id"] = installation_id or new_id()
     report.update(copy.deepcopy(changes))
     return report
+
+
+async def aggregates_of_stored_reports(storage: Any) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """What the aggregates must be: recomputed from the stored reports (week, metric, key) -> (total, n)."""
+    from sqlalchemy import select
+
+    from usage_stats_collector.aggregates import contributions
+    from usage_stats_collector.models import reports
+
+    per_installation: dict[tuple[str, str], dict[tuple[str, str], int]] = {}
+    async with storage.engine.connect() as conn:
+        rows = await conn.execute(select(reports.c.installation_id, reports.c.week, reports.c.payload))
+        for installation, week, payload in rows:
+            summed = per_installation.setdefault((installation, week), {})
+            for key, value in contributions(json.loads(payload)).items():
+                summed[key] = summed.get(key, 0) + value
+    expected: dict[tuple[str, str, str], tuple[int, int]] = {}
+    for (_, week), summed in per_installation.items():
+        for (metric, key), value in summed.items():
+            total, count = expected.get((week, metric, key), (0, 0))
+            expected[(week, metric, key)] = (total + value, count + 1)
+    return expected
+
+
+def week_period(monday: dt.date) -> dict[str, Any]:
+    """The period of a whole ISO week starting on ``monday``."""
+    return {"start": monday.isoformat(), "end": (monday + dt.timedelta(days=6)).isoformat(), "days": 7}
+
+
+def current_period(now: float | None = None) -> dict[str, Any]:
+    """The period from this week's Monday to today (UTC): a report the collector takes today."""
+    today = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.UTC).date()
+    monday = today - dt.timedelta(days=today.weekday())
+    return {"start": monday.isoformat(), "end": today.isoformat(), "days": today.weekday() + 1}
 
 
 def recent_report(installation_id: str | None = None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from collector_testlib import make_report, new_id, recent_report
+from collector_testlib import current_period, make_report, new_id, recent_report
 from usage_stats_collector import cli, schema
 from usage_stats_collector.process import CollectorProcess, CollectorStartError
 from usage_stats_collector.storage import Storage, normalize_url
@@ -58,6 +58,47 @@ async def test_serve_rejects_bad_k(tmp_path: Path) -> None:
     )
     with pytest.raises(SystemExit, match="k-anonymity"):
         await cli._serve(args)
+
+
+async def test_serve_rejects_a_negative_publication_delay(tmp_path: Path) -> None:
+    args = cli._parser().parse_args(
+        ["serve", "--publication-delay-days", "-1", "--database", f"sqlite:///{tmp_path}/x.db"]
+    )
+    with pytest.raises(SystemExit, match="publication-delay-days"):
+        await cli._serve(args)
+
+
+async def test_serve_limits_new_installations(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'c.db'}"
+    task, stop, port = await _serve_in_process(
+        [
+            "serve",
+            "--port",
+            "0",
+            "--database",
+            database,
+            "--max-new-installations-per-week",
+            "1",
+            "--publication-delay-days",
+            "3",
+            "--publish-interval",
+            "60",
+        ]
+    )
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as session:
+            statuses = []
+            for _ in range(40):  # one per shard, and 16 shards: some of the 40 share one
+                report = make_report(period=current_period())
+                async with session.post("/v1/reports", json=report) as response:
+                    statuses.append(response.status)
+            assert statuses[0] == 201
+            assert 429 in statuses
+            async with session.get("/v1/stats") as response:
+                assert (await response.json())["publication_delay_days"] == 3
+    finally:
+        stop.set()
+        await task
 
 
 def test_migrate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

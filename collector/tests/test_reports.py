@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -12,8 +13,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from collector_testlib import fixed_clock, make_report, new_id, revision_0
-from usage_stats_collector.aggregates import publish
 from usage_stats_collector.app import Settings, create_app
+from usage_stats_collector.publication import publish_due
 from usage_stats_collector.storage import Outcome, Storage
 
 Client = TestClient[Any, Any]
@@ -173,8 +174,9 @@ async def test_deletion_removes_reports_and_contributions(client: Client, storag
     assert response.status == 200
     assert (await response.json())["reports_deleted"] == 0
     assert await _totals(storage) == baseline
-    # The rate-limit row is gone too: the installation may report again at once.
-    assert (await client.post("/v1/reports", json=make_report(gone))).status == 201
+    # The installation id is gone for good: its reports are refused (a new id is a new start).
+    assert (await client.post("/v1/reports", json=make_report(gone))).status == 410
+    assert (await client.post("/v1/reports", json=make_report())).status == 201
 
 
 async def test_deletion_validates(client: Client) -> None:
@@ -217,10 +219,9 @@ async def test_parallel_posts_of_one_submission_store_it_once(
             *(clients[i % 2].post("/v1/reports", json=r) for i, r in enumerate(reports))
         )
         assert {response.status for response in responses} == {201}
-        stats = publish(await storages[1].aggregate_rows(), 1)
-        week = stats["weeks"][0]
-        assert week["installations"] == 42
-        assert week["printer_types"]["bambu_x1c"] == {"total": 42, "installations": 42}
+        totals = await _totals(storages[1])
+        assert totals[("2025-W18", "active", "")] == (42, 42)
+        assert totals[("2025-W18", "printer_type", "bambu_x1c")] == (42, 42)
     finally:
         for test_client in clients:
             await test_client.close()
@@ -244,6 +245,8 @@ async def test_sections_left_out_are_counted_per_section(client: Client, storage
     # What the jobs-only installation left out contributes nothing.
     assert totals[(week, "printers", "")][1] == 1
 
+    due = dt.datetime(2025, 5, 7, tzinfo=dt.UTC).timestamp()
+    assert await publish_due(storage, k=1, now=due) == [week]
     stats = await (await client.get("/v1/stats")).json()
     assert stats["weeks"][0]["sections"] == {
         "printer_fleet": 1,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from typing import Any
 
@@ -10,8 +11,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from collector_testlib import fixed_clock, make_report, new_id
-from usage_stats_collector.aggregates import publish
 from usage_stats_collector.app import Settings, create_app
+from usage_stats_collector.publication import publish_due
 from usage_stats_collector.storage import Storage, StoredReport
 
 Client = TestClient[Any, Any]
@@ -26,75 +27,6 @@ async def _client(storage: Storage, **settings: Any) -> Client:
     return test_client
 
 
-async def test_k_anonymity_folds_rare_values(storage: Storage) -> None:
-    common = {"started": {"bambu_x1c": 1}, "completed": {}, "failed": {}, "cancelled": {}, "duration": {}}
-    for index in range(3):
-        fleet = {"printers": 1, "types": {"bambu_x1c": 1}}
-        errors: dict[str, dict[str, int]] = {"bambu": {"TimeoutError": 1}}
-        if index == 0:
-            fleet = {"printers": 2, "types": {"bambu_x1c": 1, "rare_printer": 1}}
-            errors = {"bambu": {"TimeoutError": 1, "RareError": 4}, "rare_integration": {"KeyError": 2}}
-        report = make_report(
-            printer_fleet=fleet,
-            errors=errors,
-            jobs=common,
-            features={
-                "bambu.camera": {"on": 1, "off": 0},
-                **({"rare.feature": {"on": 2, "off": 1}} if index == 0 else {}),
-            },
-        )
-        await storage.submit_report(report)
-    test_client = await _client(storage, k_anonymity=3)
-    try:
-        stats = await (await test_client.get("/v1/stats")).json()
-    finally:
-        await test_client.close()
-    assert stats["k_anonymity"] == 3
-    week = stats["weeks"][0]
-    assert week["installations"] == 3
-    assert week["printer_types"] == {
-        "bambu_x1c": {"total": 3, "installations": 3},
-        "other": {"total": 1, "installations": None},
-    }
-    assert week["errors"]["bambu"]["types"] == {
-        "TimeoutError": {"total": 3, "installations": 3},
-        "other": {"total": 4, "installations": None},
-    }
-    assert week["errors"]["other"] == {
-        "total": 2,
-        "installations": None,
-        "types": {"other": {"total": 2, "installations": None}},
-    }
-    assert week["features"]["bambu.camera"] == {"installations": 3, "installations_on": 3, "on": 3, "off": 0}
-    assert week["features"]["other"] == {"installations": None, "installations_on": None, "on": 2, "off": 1}
-    assert "rare_printer" not in str(stats)
-    assert "rare_integration" not in str(stats)
-    # With k = 4 the whole week is withheld.
-    assert publish(await storage.aggregate_rows(), 4) == {
-        "k_anonymity": 4,
-        "weeks": [],
-        "suppressed_weeks": 1,
-    }
-
-
-def test_publish_folds_reported_other_and_orders_weeks() -> None:
-    rows = [
-        ("2025-W18", "active", "", 6, 6),
-        ("2025-W18", "events", "other", 3, 6),
-        ("2025-W18", "events", "ha_start", 6, 6),
-        ("2025-W19", "active", "", 5, 5),
-        ("2025-W17", "active", "", 1, 1),
-    ]
-    stats = publish(rows, 5)
-    assert [week["week"] for week in stats["weeks"]] == ["2025-W19", "2025-W18"]
-    assert stats["suppressed_weeks"] == 1
-    assert stats["weeks"][1]["events"] == {
-        "ha_start": {"total": 6, "installations": 6},
-        "other": {"total": 3, "installations": None},
-    }
-    assert stats["weeks"][0]["printers"] == 0
-
-
 async def test_stats_page_renders(storage: Storage) -> None:
     test_client = await _client(storage, k_anonymity=2)
     try:
@@ -104,6 +36,9 @@ async def test_stats_page_renders(storage: Storage) -> None:
         for start in ("2025-04-28", "2025-05-05"):
             for _ in range(2):
                 await storage.submit_report(make_report(period={"start": start, "end": start, "days": 1}))
+        await publish_due(
+            storage, k=2, now=dt.datetime(2025, 5, 20, tzinfo=dt.UTC).timestamp(), retention_days=60
+        )
         response = await test_client.get("/")
         assert response.status == 200
         assert response.content_type == "text/html"

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import hmac
+import json
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,11 +15,11 @@ from typing import Any
 
 from aiohttp import web
 
-from .aggregates import publish
 from .intake import MAX_BODY_BYTES, ClientGoneError, RequestError, period_problem, read_json
 from .openapi import openapi_document
 from .otlp import OtlpError, otlp_to_report
 from .page import render_page
+from .publication import DEFAULT_DELAY_DAYS, publish_due, stats_document
 from .schema import validate_deletion, validate_report
 from .storage import Outcome, Storage
 
@@ -53,6 +54,9 @@ class Settings:
     retention_days: float = 400
     admin_token: str | None = None
     purge_interval: float = 3600.0
+    # A week is published this long after it ends (Monday 00:00 UTC); 2 = from the Wednesday.
+    publication_delay_days: float = DEFAULT_DELAY_DAYS
+    publish_interval: float = 600.0
     body_timeout: float = 10.0  # seconds to receive a request body
     clock: Callable[[], dt.datetime] = field(default=_utcnow)  # the receive time (UTC)
 
@@ -103,6 +107,13 @@ async def _secure_headers(request: web.Request, response: web.StreamResponse) ->
     headers["Server"] = SERVER_NAME
 
 
+_REFUSED = {
+    Outcome.RATE_LIMITED: (429, "one report per installation per hour"),
+    Outcome.TOO_MANY_NEW: (429, "too many new installations this week"),
+    Outcome.DELETED: (410, "installation deleted"),
+}
+
+
 async def _store(request: web.Request, report: Any, *, otlp: bool) -> web.Response:
     settings = request.app[SETTINGS_KEY]
     reason = validate_report(report)
@@ -111,8 +122,10 @@ async def _store(request: web.Request, report: Any, *, otlp: bool) -> web.Respon
     if reason is not None:
         return _error(400, reason)
     result = await request.app[STORAGE_KEY].submit_report(report)
-    if result.outcome is Outcome.RATE_LIMITED:
-        return _error(429, "one report per installation per hour", {"Retry-After": str(result.retry_after)})
+    if result.outcome in _REFUSED:
+        status, reason = _REFUSED[result.outcome]
+        headers = {"Retry-After": str(result.retry_after)} if result.retry_after is not None else {}
+        return _error(status, reason, headers)
     if otlp:
         return web.json_response({}, status=200)  # an OTLP ExportMetricsServiceResponse
     if result.outcome is Outcome.DUPLICATE:
@@ -151,20 +164,23 @@ async def post_deletion(request: web.Request) -> web.Response:
     return web.json_response({"status": "deleted", "reports_deleted": deleted})
 
 
-async def _stats(request: web.Request) -> dict[str, Any]:
-    rows = await request.app[STORAGE_KEY].aggregate_rows()
-    return publish(rows, request.app[SETTINGS_KEY].k_anonymity)
+async def _stats(request: web.Request) -> str:
+    settings = request.app[SETTINGS_KEY]
+    return await stats_document(
+        request.app[STORAGE_KEY], settings.k_anonymity, settings.publication_delay_days
+    )
 
 
 async def get_stats(request: web.Request) -> web.Response:
-    """GET /v1/stats: public k-anonymous aggregates per ISO week."""
-    return web.json_response(await _stats(request))
+    """GET /v1/stats: the published weeks (fixed k-anonymous snapshots), newest first."""
+    return web.Response(text=await _stats(request), content_type="application/json")
 
 
 async def get_page(request: web.Request) -> web.Response:
     """GET /: the aggregates as a plain HTML page."""
     response = web.Response(
-        text=render_page(await _stats(request), request.query.get("week")), content_type="text/html"
+        text=render_page(json.loads(await _stats(request)), request.query.get("week")),
+        content_type="text/html",
     )
     response.headers["Content-Security-Policy"] = PAGE_CSP
     return response
@@ -237,6 +253,32 @@ async def _purge_periodically(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def _publish_periodically(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS_KEY]
+    storage = app[STORAGE_KEY]
+
+    async def loop() -> None:
+        while True:
+            try:
+                weeks = await publish_due(
+                    storage,
+                    k=settings.k_anonymity,
+                    delay_days=settings.publication_delay_days,
+                    retention_days=settings.retention_days,
+                )
+                if weeks:
+                    _LOGGER.info("Published weeks %s", ", ".join(weeks))
+            except Exception:  # pragma: no cover - logged and retried next time
+                _LOGGER.exception("Publication failed")
+            await asyncio.sleep(settings.publish_interval)
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def create_app(storage: Storage, settings: Settings | None = None) -> web.Application:
     """Build the application around an already migrated storage."""
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_errors])
@@ -245,6 +287,8 @@ def create_app(storage: Storage, settings: Settings | None = None) -> web.Applic
     app[SETTINGS_KEY] = settings or Settings()
     if app[SETTINGS_KEY].purge_interval > 0:
         app.cleanup_ctx.append(_purge_periodically)
+    if app[SETTINGS_KEY].publish_interval > 0:
+        app.cleanup_ctx.append(_publish_periodically)
     app.router.add_get("/", get_page)
     app.router.add_get("/healthz", get_health)
     app.router.add_get("/openapi.json", get_openapi)

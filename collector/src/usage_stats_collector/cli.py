@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError
 
 from . import __version__
 from .app import Settings, create_app
+from .publication import DEFAULT_DELAY_DAYS
 from .server import (
     DEFAULT_HEADER_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
@@ -76,6 +77,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--purge-interval", type=float, default=3600, help="seconds between retention purges")
     serve.add_argument("--pool-size", type=int, default=20, help="database connections per process")
     serve.add_argument(
+        "--publication-delay-days",
+        type=float,
+        default=DEFAULT_DELAY_DAYS,
+        help="publish a week this many days after it ends (default 2: from the Wednesday, 00:00 UTC)",
+    )
+    serve.add_argument("--publish-interval", type=float, default=600, help="seconds between publication runs")
+    serve.add_argument(
+        "--max-new-installations-per-week",
+        type=int,
+        default=0,
+        help="accept reports of at most this many new installations per week (default 0: no limit)",
+    )
+    serve.add_argument(
         "--max-connections",
         type=int,
         default=DEFAULT_MAX_CONNECTIONS,
@@ -132,13 +146,21 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event | None = None) ->
     if args.max_connections < 1 or args.header_timeout <= 0 or args.body_timeout <= 0:
         raise SystemExit("--max-connections, --header-timeout and --body-timeout must be positive")
     token = _admin_token(args.admin_token_file)
-    storage = Storage(args.database, pool_size=args.pool_size)
+    if args.publication_delay_days < 0:
+        raise SystemExit("--publication-delay-days must not be negative")
+    storage = Storage(
+        args.database,
+        pool_size=args.pool_size,
+        max_new_installations_per_week=args.max_new_installations_per_week,
+    )
     await storage.migrate()
     settings = Settings(
         k_anonymity=args.k_anonymity,
         retention_days=args.retention_days,
         admin_token=token,
         purge_interval=args.purge_interval,
+        publication_delay_days=args.publication_delay_days,
+        publish_interval=args.publish_interval,
         body_timeout=args.body_timeout,
     )
     max_connections = connection_limit(args.max_connections, raise_descriptor_limit())

@@ -35,15 +35,22 @@ reports = Table(
     UniqueConstraint("submission_id", name="uq_usage_reports_submission_id"),
     Index("ix_usage_reports_installation_week", "installation_id", "week"),
     Index("ix_usage_reports_received_at", "received_at"),
+    Index("ix_usage_reports_week", "week"),
 )
 
-# When each installation last had a report accepted: the hourly rate limit, shared by every
-# collector process through the database.
+# One row per installation that reported within the hour or was deleted, shared by every collector
+# process through the database. A report claims the row (``last_accepted``, the hourly limit) and a
+# deletion marks it (``deleted_at``, a tombstone kept as long as reports are retained): both lock
+# the same row, so a report and a deletion of one installation serialise. ``previous_accepted`` is
+# the ``last_accepted`` the row had when a report last claimed it.
 installation_rate = Table(
     "usage_installation_rate",
     metadata,
     Column("installation_id", String(36), primary_key=True),
     Column("last_accepted", Float, nullable=False),
+    Column("deleted_at", Float, nullable=True),
+    Column("previous_accepted", Float, nullable=True),
+    Index("ix_usage_installation_rate_deleted_at", "deleted_at"),
 )
 
 # Aggregates per ISO week, metric, key and shard: the sum of the values and the number of
@@ -58,4 +65,26 @@ aggregates = Table(
     Column("total", BigInteger, nullable=False),
     Column("installations", Integer, nullable=False),
     PrimaryKeyConstraint("week", "metric", "key", "shard", name="pk_usage_aggregates"),
+)
+
+# The public statistics of each week, written once when the week is published and never changed.
+published_weeks = Table(
+    "usage_published_weeks",
+    metadata,
+    Column("week", String(8), primary_key=True),
+    Column("published_at", Float, nullable=False),
+    Column("k_anonymity", Integer, nullable=False),
+    # The week's statistics as JSON; NULL when the week was withheld (fewer than k installations).
+    Column("stats", Text, nullable=True),
+)
+
+# Installations seen for the first time, per ISO week of receipt and shard (the optional limit of
+# new installations per week).
+new_installations = Table(
+    "usage_new_installations",
+    metadata,
+    Column("week", String(8), nullable=False),
+    Column("shard", SmallInteger, nullable=False),
+    Column("installations", Integer, nullable=False),
+    PrimaryKeyConstraint("week", "shard", name="pk_usage_new_installations"),
 )

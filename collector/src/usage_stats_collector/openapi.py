@@ -87,11 +87,32 @@ def openapi_document() -> dict[str, Any]:
         },
         "Stats": {
             "type": "object",
-            "description": "The published weekly aggregates (k-anonymous); see the collector README.",
-            "required": ["k_anonymity", "weeks"],
+            "description": (
+                "The published weeks, newest first (at most 104): each a k-anonymous snapshot written "
+                "once, after the week ended and the publication delay passed, and never changed; "
+                "see the collector README."
+            ),
+            "required": ["k_anonymity", "publication_delay_days", "suppressed_weeks", "weeks"],
             "properties": {
                 "k_anonymity": {"type": "integer", "minimum": 1},
-                "weeks": {"type": "array", "items": {"type": "object", "required": ["week"]}},
+                "publication_delay_days": {"type": "number", "minimum": 0},
+                "suppressed_weeks": {"type": "integer", "minimum": 0},
+                "weeks": {
+                    "type": "array",
+                    "maxItems": 104,
+                    "items": {
+                        "type": "object",
+                        "required": ["week", "published_at", "k_anonymity", "installations", "reports"],
+                        "properties": {
+                            "week": {"type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$"},
+                            "published_at": {"type": "string", "format": "date"},
+                            "k_anonymity": {"type": "integer", "minimum": 1},
+                            "installations": {"type": "integer", "minimum": 1},
+                            "reports": {"type": "integer", "minimum": 1},
+                            "printers": {"type": ["integer", "null"]},
+                        },
+                    },
+                },
             },
         },
     }
@@ -105,7 +126,11 @@ def openapi_document() -> dict[str, Any]:
         ),
     }
     admin_security: list[dict[str, list[str]]] = [{"adminToken": []}]
-    rate_limited = _error("A report of this installation was accepted less than an hour ago.")
+    rate_limited = _error(
+        "A report of this installation was accepted less than an hour ago, or the week's limit of "
+        "new installations (--max-new-installations-per-week) is reached."
+    )
+    deleted = _error("The installation was deleted: its reports are refused and never stored.")
     rate_limited["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}
 
     paths: dict[str, Any] = {
@@ -170,6 +195,7 @@ def openapi_document() -> dict[str, Any]:
                         "This submission_id was stored before; nothing changed.",
                     ),
                     "400": _error("Not a valid report (the reason says where)."),
+                    "410": deleted,
                     **_BODY_ERRORS,
                     "429": rate_limited,
                 },
@@ -186,6 +212,7 @@ def openapi_document() -> dict[str, Any]:
                         "Stored, or stored before (an ExportMetricsServiceResponse).",
                     ),
                     "400": _error("Not a valid export in the usage_stats mapping, or not a valid report."),
+                    "410": deleted,
                     **_BODY_ERRORS,
                     "429": rate_limited,
                 },

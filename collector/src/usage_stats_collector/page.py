@@ -22,7 +22,9 @@ nav a.on{background:#3b7dd8;color:#fff}svg text{font-size:11px;fill:#5d6678}
 """
 
 
-def _fmt(value: int | float) -> str:
+def _fmt(value: int | float | None) -> str:
+    if value is None:  # withheld: fewer than k installations
+        return "n/a"
     return f"{value:,.0f}" if isinstance(value, int) else f"{value:,.1f}"
 
 
@@ -86,7 +88,11 @@ def _trend(weeks: list[dict[str, Any]]) -> str:
 def _week_section(week: dict[str, Any]) -> str:
     active = week["installations"] or 1
     features = [
-        (name, round(100.0 * (cell["installations_on"] or 0) / active, 1), f"{cell['on']} entity-days on")
+        (
+            name,
+            round(100.0 * (cell["installations_on"] or 0) / active, 1),
+            f"{_fmt(cell['on'])} entity-days on",
+        )
         for name, cell in week["features"].items()
         if name != "other"
     ]
@@ -145,13 +151,15 @@ def render_page(stats: Mapping[str, Any], selected: str | None = None) -> str:
         body = f'<section class="card"><h2>Active installations per week</h2>{_trend(weeks)}<nav>{nav}</nav></section>'
         body += _week_section(current)
     suppressed = int(stats.get("suppressed_weeks", 0))
+    delay = stats.get("publication_delay_days", 0)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Usage statistics</title><style>{_STYLE}</style></head>
 <body><main><h1>Usage statistics</h1>
 <p class="muted">Pseudonymous weekly reports from the usage_stats integration (a random installation id, only to count each installation once and to honour deletion), aggregated per ISO week.
-Values reported by fewer than {k} installations are folded into “other”; weeks with fewer than {k}
-installations are not shown ({suppressed} hidden). Machine-readable: <a href="/v1/stats">/v1/stats</a>.</p>
+A week is published once, {_fmt(delay)} days after it ends, and never changes after that. Values
+reported by fewer than {k} installations are left out or folded into “other”; weeks with fewer than
+{k} installations are not shown ({suppressed} hidden). Machine-readable: <a href="/v1/stats">/v1/stats</a>.</p>
 {body}
 </main></body></html>
 """

@@ -5,9 +5,11 @@ installation's earlier reports of the week, add its contributions (``executemany
 thread runs them without a hand-off between steps (``sqlite_writer.py``).
 
 On PostgreSQL the same steps are one statement (:data:`PostgresStatements.submit`): data-modifying
-CTEs store the report, claim the hour only when the report is new, read the earlier reports of the
-week, and add the contributions from arrays when the hour was claimed and the installation has not
-reported that week yet. A round trip and a statement execution cost more than the database work on
+CTEs store the report, claim the hour only when the report is new (which locks the installation's
+row and fails for a deleted installation), read the earlier reports of the week, and add the
+contributions from arrays when the hour was claimed, the installation has not reported that week
+yet, and nothing of the installation committed between the statement's snapshot and its lock.
+A round trip and a statement execution cost more than the database work on
 this path, so one statement instead of four (and arrays instead of one parameter set per key) is
 what lets one process keep up with many clients.
 
@@ -34,12 +36,13 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
+    literal_column,
     select,
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .models import aggregates, installation_rate, reports
+from .models import aggregates, installation_rate, new_installations, reports
 
 _AGGREGATE_KEY = [aggregates.c.week, aggregates.c.metric, aggregates.c.key, aggregates.c.shard]
 
@@ -63,7 +66,13 @@ def _insert_report(insert: Any) -> Insert:
 
 
 def _claim_hour(insert: Any, source: Select[Any] | None = None) -> Insert:
-    """Insert or renew the installation's rate row, unless it was renewed within the hour."""
+    """Insert or renew the installation's rate row, unless it was renewed within the hour or the
+    installation was deleted (a tombstone). Returns the ``last_accepted`` the row had before.
+
+    The row stays locked until the transaction ends; on PostgreSQL the ``WHERE`` of ``ON CONFLICT DO
+    UPDATE`` sees the newest committed version of the row, also one committed after the statement
+    began (a deletion this report waited for).
+    """
     rate = insert(installation_rate)
     if source is None:
         rate = rate.values(installation_id=bindparam("b_installation_id"), last_accepted=bindparam("b_now"))
@@ -71,10 +80,43 @@ def _claim_hour(insert: Any, source: Select[Any] | None = None) -> Insert:
         rate = rate.from_select(["installation_id", "last_accepted"], source)
     claim: Insert = rate.on_conflict_do_update(
         index_elements=[installation_rate.c.installation_id],
-        set_={"last_accepted": rate.excluded.last_accepted},
-        where=installation_rate.c.last_accepted <= bindparam("b_cutoff", type_=Float),
-    ).returning(installation_rate.c.installation_id)
+        set_={
+            "last_accepted": rate.excluded.last_accepted,
+            "previous_accepted": installation_rate.c.last_accepted,
+        },
+        where=(installation_rate.c.last_accepted <= bindparam("b_cutoff", type_=Float))
+        & installation_rate.c.deleted_at.is_(None),
+    ).returning(installation_rate.c.previous_accepted)
     return claim
+
+
+def _tombstone(insert: Any) -> Insert:
+    """Mark an installation deleted (creating its row if needed), which locks its row."""
+    mark = insert(installation_rate).values(
+        installation_id=bindparam("b_installation_id", type_=String),
+        last_accepted=bindparam("b_now", type_=Float),
+        deleted_at=bindparam("b_now", type_=Float),
+    )
+    tombstone: Insert = mark.on_conflict_do_update(
+        index_elements=[installation_rate.c.installation_id],
+        set_={"deleted_at": mark.excluded.deleted_at},
+    )
+    return tombstone
+
+
+def _count_new_installation(insert: Any) -> Insert:
+    """Count a new installation in its week and shard, unless the shard's share is used up."""
+    count = insert(new_installations).values(
+        week=bindparam("b_receive_week", type_=String),
+        shard=bindparam("b_shard", type_=SmallInteger),
+        installations=literal_column("1"),
+    )
+    counted: Insert = count.on_conflict_do_update(
+        index_elements=[new_installations.c.week, new_installations.c.shard],
+        set_={"installations": new_installations.c.installations + literal_column("1")},
+        where=new_installations.c.installations < bindparam("b_cap", type_=Integer),
+    ).returning(new_installations.c.installations)
+    return counted
 
 
 def _add_up(add: Any) -> Insert:
@@ -90,8 +132,27 @@ def _add_up(add: Any) -> Insert:
 
 
 def _rate_of() -> Select[Any]:
-    return select(installation_rate.c.last_accepted).where(
+    return select(installation_rate.c.last_accepted, installation_rate.c.deleted_at).where(
         installation_rate.c.installation_id == bindparam("b_installation_id")
+    )
+
+
+def _earlier() -> Select[Any]:
+    """The installation's other reports of the week."""
+    return select(reports.c.payload).where(
+        reports.c.installation_id == bindparam("b_installation_id"),
+        reports.c.week == bindparam("b_week"),
+        reports.c.id != bindparam("b_id"),
+    )
+
+
+def _known() -> Select[Any]:
+    """Whether the installation has another stored report (it is not new)."""
+    return select(
+        exists().where(
+            reports.c.installation_id == bindparam("b_installation_id"),
+            reports.c.id != bindparam("b_id"),
+        )
     )
 
 
@@ -104,6 +165,9 @@ class SqliteStatements:
     earlier: Select[Any]
     add_rows: TextClause
     last_accepted: Select[Any]
+    known: Select[Any]
+    count_new: TextClause
+    tombstone: TextClause
 
     @classmethod
     def build(cls) -> SqliteStatements:
@@ -111,13 +175,12 @@ class SqliteStatements:
         return cls(
             insert_report=cacheable(_insert_report(sqlite.insert), dialect),
             claim_hour=cacheable(_claim_hour(sqlite.insert), dialect),
-            earlier=select(reports.c.payload).where(
-                reports.c.installation_id == bindparam("b_installation_id"),
-                reports.c.week == bindparam("b_week"),
-                reports.c.id != bindparam("b_id"),
-            ),
+            earlier=_earlier(),
             add_rows=cacheable(_add_up(sqlite.insert(aggregates)), dialect),
             last_accepted=_rate_of(),
+            known=_known(),
+            count_new=cacheable(_count_new_installation(sqlite.insert), dialect),
+            tombstone=cacheable(_tombstone(sqlite.insert), dialect),
         )
 
 
@@ -150,18 +213,26 @@ _AGGREGATE_COLUMNS = ["week", "metric", "key", "shard", "total", "installations"
 class PostgresStatements:
     """The whole submission in one statement, and the rare steps it leaves to the caller.
 
-    ``submit`` returns one row ``(report_id, claimed, earlier)``: ``report_id`` is None for a
-    duplicate, ``claimed`` is false when the installation reported within the hour, and ``earlier``
-    holds the payloads of the installation's earlier reports of the week. The contributions were
-    added only when the report was claimed and ``earlier`` is empty; otherwise the caller adds them
-    with ``add`` (installations counted once per key) or rolls back. ``add_rows`` adds many rows
-    of any weeks and shards (``executemany``, for bulk loads).
+    ``submit`` returns one row ``(report_id, claimed, current, earlier)``: ``report_id`` is
+    None for a duplicate; ``claimed`` is false when the installation reported within the hour or
+    was deleted; ``current`` is true when the statement's snapshot already held the installation's
+    row as it was when the report locked it, so nothing of the installation committed in between
+    and ``earlier`` (the payloads of the installation's earlier reports of the week, read from that
+    snapshot) is complete. The
+    contributions were added only when the report was claimed, ``current`` and ``earlier`` empty;
+    otherwise the caller reads the earlier reports again (a new statement, so a new snapshot,
+    taken after the lock) and adds them with ``add`` (installations counted once per key), or rolls
+    back. ``add_rows`` adds many rows of any weeks and shards (``executemany``, for bulk loads).
     """
 
     submit: TextClause
     add: TextClause
     add_rows: TextClause
     last_accepted: Select[Any]
+    earlier: Select[Any]
+    known: Select[Any]
+    count_new: TextClause
+    tombstone: TextClause
 
     @classmethod
     def build(cls) -> PostgresStatements:
@@ -174,6 +245,13 @@ class PostgresStatements:
                 inserted
             ),
         ).cte("claimed")
+        # The installation's row in the statement's snapshot, before the claim locked it.
+        before = select(installation_rate.c.last_accepted).where(
+            installation_rate.c.installation_id == bindparam("b_installation_id")
+        )
+        current = select(claimed.c.previous_accepted).where(
+            claimed.c.previous_accepted.is_not_distinct_from(before.scalar_subquery())
+        )
         # The statement's snapshot: earlier reports, without the one inserted above.
         earlier = (
             select(reports.c.payload)
@@ -184,15 +262,14 @@ class PostgresStatements:
             .cte("earlier")
         )
         rows = _contribution_rows()
-        first_of_week = rows.where(
-            exists(select(claimed.c.installation_id)), ~exists(select(earlier.c.payload))
-        )
+        first_of_week = rows.where(exists(current), ~exists(select(earlier.c.payload)))
         added = _add_up(postgresql.insert(aggregates).from_select(_AGGREGATE_COLUMNS, first_of_week)).cte(
             "added"
         )
         submit = select(
             select(inserted.c.id).scalar_subquery().label("report_id"),
-            exists(select(claimed.c.installation_id)).label("claimed"),
+            exists(select(claimed.c.previous_accepted)).label("claimed"),
+            exists(current).label("current"),
             func.array(select(earlier.c.payload).scalar_subquery()).label("earlier"),
         ).add_cte(added)
         add = _add_up(postgresql.insert(aggregates).from_select(_AGGREGATE_COLUMNS, rows))
@@ -201,6 +278,10 @@ class PostgresStatements:
             add=cacheable(add, dialect),
             add_rows=cacheable(_add_up(postgresql.insert(aggregates)), dialect),
             last_accepted=_rate_of(),
+            earlier=_earlier(),
+            known=_known(),
+            count_new=cacheable(_count_new_installation(postgresql.insert), dialect),
+            tombstone=cacheable(_tombstone(postgresql.insert), dialect),
         )
 
 

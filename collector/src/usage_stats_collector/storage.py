@@ -3,7 +3,9 @@
 Every piece of shared state lives in the database, so several collector processes can serve one
 PostgreSQL database: deduplication is a unique constraint on ``submission_id``, the hourly limit an
 upsert on a per-installation row, and aggregates are upserts that add to per-week counters. A
-report, its rate-limit row and its aggregate contributions are written in one transaction.
+report, its rate-limit row and its aggregate contributions are written in one transaction. A
+report and a deletion of the same installation serialise on the installation's rate row (the
+deletion writes a tombstone into it), so aggregates always equal what the stored reports give.
 
 How a report is written differs by backend, for speed (``statements.py``): on PostgreSQL one
 statement does all of it; on SQLite the reports that arrive together are written by one thread in
@@ -28,19 +30,23 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
     Connection,
+    Row,
     bindparam,
     delete,
     event,
     func,
+    or_,
     select,
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from .aggregates import Contributions, contributions, iso_week, shard_of
-from .models import aggregates, installation_rate, reports
+from .aggregates import SHARDS, Contributions, contributions, iso_week, shard_of
+from .models import aggregates, installation_rate, new_installations, published_weeks, reports
 from .sqlite_writer import SqliteWriter, set_sqlite_pragmas
 from .statements import PostgresStatements, SqliteStatements
 
@@ -54,11 +60,13 @@ class Outcome(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     RATE_LIMITED = "rate_limited"
+    DELETED = "deleted"
+    TOO_MANY_NEW = "too_many_new_installations"
 
 
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
-    """The outcome of a submission; ``retry_after`` is set when rate limited."""
+    """The outcome of a submission; ``retry_after`` is set when rate limited (either limit)."""
 
     outcome: Outcome
     retry_after: int | None = None
@@ -111,8 +119,20 @@ class Storage:
     never shows ids or payloads.
     """
 
-    def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 20) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str | None = None,
+        pool_size: int = 20,
+        max_new_installations_per_week: int = 0,
+    ) -> None:
         self.url = normalize_url(url)
+        # 0 = no limit; else new installations accepted per ISO week of receipt, per shard an
+        # equal share (rounded up), so that concurrent writers do not queue on one counter.
+        self.new_installations_cap = (
+            -(-max_new_installations_per_week // SHARDS) if max_new_installations_per_week > 0 else 0
+        )
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.schema = schema
         if self.is_sqlite:
@@ -176,19 +196,11 @@ class Storage:
         """Store a validated report with its aggregate contributions, atomically.
 
         A known ``submission_id`` changes nothing (DUPLICATE); a second report of an installation
-        within an hour is refused (RATE_LIMITED). Returns only after the commit.
+        within an hour is refused (RATE_LIMITED), a report of a deleted installation too (DELETED),
+        and a new installation's first report when the week's limit of new installations is
+        reached (TOO_MANY_NEW). Returns only after the commit.
         """
-        received_at = time.time() if now is None else now
-        item = StoredReport.from_report(report, received_at)
-        params: dict[str, Any] = {
-            "b_submission_id": item.submission_id,
-            "b_installation_id": item.installation_id,
-            "b_week": item.week,
-            "b_period_start": item.period_start,
-            "b_payload": item.payload,
-            "b_now": received_at,
-            "b_cutoff": received_at - RATE_LIMIT_SECONDS,
-        }
+        item, params = self.prepare(report, now)
         statements = self._statements
         if isinstance(statements, SqliteStatements):
             assert self._sqlite is not None
@@ -204,70 +216,88 @@ class Storage:
                 await conn.rollback()
         return result
 
+    def prepare(self, report: Mapping[str, Any], now: float | None) -> tuple[StoredReport, dict[str, Any]]:
+        """A report and the bind parameters of its submission."""
+        received_at = time.time() if now is None else now
+        item = StoredReport.from_report(report, received_at)
+        params: dict[str, Any] = {
+            "b_submission_id": item.submission_id,
+            "b_installation_id": item.installation_id,
+            "b_week": item.week,
+            "b_period_start": item.period_start,
+            "b_payload": item.payload,
+            "b_now": received_at,
+            "b_cutoff": received_at - RATE_LIMIT_SECONDS,
+            "b_shard": shard_of(item.installation_id),
+            "b_cap": self.new_installations_cap,
+            "b_receive_week": iso_week(dt.datetime.fromtimestamp(received_at, dt.UTC).date()),
+        }
+        return item, params
+
     async def _add_aggregates(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Add rows to the aggregate counters; rows must be sorted (a stable lock order)."""
         await conn.execute(self._statements.add_rows, list(rows))
 
-    async def delete_installation(self, installation_id: str) -> int:
-        """Delete every report of an installation and remove its aggregate contributions.
+    async def delete_installation(self, installation_id: str, *, now: float | None = None) -> int:
+        """Delete every report of an installation, remove its aggregate contributions, and keep a
+        tombstone so that its reports are refused from now on (as long as reports are retained).
 
-        Idempotent; returns how many reports were deleted.
+        Idempotent; returns how many reports were deleted. The tombstone is written first: it locks
+        the installation's row, which every accepted report locks too, so a report of the
+        installation either committed before (and is deleted and subtracted here) or waits and is
+        then refused. The reports are deleted by one statement that returns them, and exactly
+        those are subtracted.
         """
-        shard = shard_of(installation_id)
         async with self._writing() as conn:
-            # Same lock order as submissions: the installation's rate row first.
-            await conn.execute(
-                delete(installation_rate).where(installation_rate.c.installation_id == installation_id)
-            )
-            totals: dict[tuple[str, str, str], int] = {}
-            present: dict[str, set[tuple[str, str]]] = {}
-            result = await conn.execute(
-                select(reports.c.week, reports.c.payload).where(reports.c.installation_id == installation_id)
-            )
-            for week, payload in result:
-                keys = present.setdefault(week, set())
-                for (metric, key), value in contributions(json.loads(payload)).items():
-                    keys.add((metric, key))
-                    totals[(week, metric, key)] = totals.get((week, metric, key), 0) + value
-            if totals:
-                subtract = (
-                    update(aggregates)
-                    .where(
-                        aggregates.c.week == bindparam("b_week"),
-                        aggregates.c.metric == bindparam("b_metric"),
-                        aggregates.c.key == bindparam("b_key"),
-                        aggregates.c.shard == shard,
-                    )
-                    .values(
-                        total=aggregates.c.total - bindparam("b_total"),
-                        installations=aggregates.c.installations - bindparam("b_installations"),
-                    )
-                )
-                await conn.execute(
-                    subtract,
-                    [
-                        {
-                            "b_week": week,
-                            "b_metric": metric,
-                            "b_key": key,
-                            "b_total": value,
-                            "b_installations": 1 if (metric, key) in present[week] else 0,
-                        }
-                        for (week, metric, key), value in sorted(totals.items())
-                    ],
-                )
-                await conn.execute(
-                    delete(aggregates).where(
-                        aggregates.c.week.in_(sorted(present)),
-                        aggregates.c.shard == shard,
-                        aggregates.c.installations <= 0,
-                    )
-                )
-            deleted = (
-                await conn.execute(delete(reports).where(reports.c.installation_id == installation_id))
-            ).rowcount
+            deleted = await self.delete_in(conn, installation_id, now)
             await conn.commit()
-        return int(deleted)
+        return deleted
+
+    async def delete_in(self, conn: AsyncConnection, installation_id: str, now: float | None = None) -> int:
+        """The deletion's statements, in the caller's transaction."""
+        params = {"b_installation_id": installation_id, "b_now": time.time() if now is None else now}
+        shard = shard_of(installation_id)
+        await conn.execute(self._statements.tombstone, params)
+        deleted = (
+            await conn.execute(
+                delete(reports)
+                .where(reports.c.installation_id == installation_id)
+                .returning(reports.c.week, reports.c.payload)
+            )
+        ).all()
+        totals: dict[tuple[str, str, str], int] = {}
+        for week, payload in deleted:
+            for (metric, key), value in contributions(json.loads(payload)).items():
+                totals[(week, metric, key)] = totals.get((week, metric, key), 0) + value
+        if totals:
+            subtract = (
+                update(aggregates)
+                .where(
+                    aggregates.c.week == bindparam("b_week"),
+                    aggregates.c.metric == bindparam("b_metric"),
+                    aggregates.c.key == bindparam("b_key"),
+                    aggregates.c.shard == shard,
+                )
+                .values(
+                    total=aggregates.c.total - bindparam("b_total"),
+                    installations=aggregates.c.installations - 1,
+                )
+            )
+            await conn.execute(
+                subtract,
+                [
+                    {"b_week": week, "b_metric": metric, "b_key": key, "b_total": value}
+                    for (week, metric, key), value in sorted(totals.items())
+                ],
+            )
+            await conn.execute(
+                delete(aggregates).where(
+                    aggregates.c.week.in_(sorted({week for week, _, _ in totals})),
+                    aggregates.c.shard == shard,
+                    aggregates.c.installations <= 0,
+                )
+            )
+        return len(deleted)
 
     async def aggregate_rows(self) -> list[tuple[str, str, str, int, int]]:
         """Aggregates summed over shards: ``(week, metric, key, total, installations)``."""
@@ -281,6 +311,62 @@ class Storage:
         async with self.engine.connect() as conn:
             result = await conn.execute(stmt)
             return [(w, m, k, int(t), int(i)) for w, m, k, t, i in result]
+
+    async def week_aggregates(self, week: str) -> list[tuple[str, str, int, int]]:
+        """One week's aggregates summed over shards: ``(metric, key, total, installations)``."""
+        stmt = (
+            select(
+                aggregates.c.metric,
+                aggregates.c.key,
+                func.sum(aggregates.c.total),
+                func.sum(aggregates.c.installations),
+            )
+            .where(aggregates.c.week == week)
+            .group_by(aggregates.c.metric, aggregates.c.key)
+        )
+        async with self.engine.connect() as conn:
+            return [(m, k, int(t), int(i)) for m, k, t, i in await conn.execute(stmt)]
+
+    async def week_reports(self, week: str, batch: int) -> AsyncIterator[list[tuple[str, str]]]:
+        """The week's stored reports as ``(installation_id, payload)``, ordered by installation."""
+        stmt = (
+            select(reports.c.installation_id, reports.c.payload)
+            .where(reports.c.week == week)
+            .order_by(reports.c.installation_id)
+        )
+        async with self.engine.connect() as conn:
+            result = await conn.stream(stmt.execution_options(yield_per=batch))
+            async for rows in result.partitions(batch):
+                yield [(installation, payload) for installation, payload in rows]
+
+    async def published_week_names(self, weeks: Sequence[str]) -> set[str]:
+        """Which of these weeks are published (or withheld) already."""
+        stmt = select(published_weeks.c.week).where(published_weeks.c.week.in_(list(weeks)))
+        async with self.engine.connect() as conn:
+            return set((await conn.execute(stmt)).scalars())
+
+    async def store_publication(self, week: str, k: int, stats: str | None, now: float) -> bool:
+        """Write a week's publication unless one exists (it is never changed); True if written."""
+        insert = sqlite_insert if self.is_sqlite else postgresql_insert
+        stmt = (
+            insert(published_weeks)
+            .values(week=week, published_at=now, k_anonymity=k, stats=stats)
+            .on_conflict_do_nothing(index_elements=[published_weeks.c.week])
+        )
+        async with self._writing() as conn:
+            written = (await conn.execute(stmt)).rowcount
+            await conn.commit()
+        return bool(written)
+
+    async def publications(self, limit: int) -> list[tuple[str, str | None]]:
+        """The newest ``limit`` published weeks, newest first: ``(week, stats JSON or None)``."""
+        stmt = (
+            select(published_weeks.c.week, published_weeks.c.stats)
+            .order_by(published_weeks.c.week.desc())
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [(week, stats) for week, stats in await conn.execute(stmt)]
 
     async def export_installation(self, installation_id: str) -> list[dict[str, Any]]:
         """Every stored report of an installation, oldest first (admin export)."""
@@ -301,18 +387,26 @@ class Storage:
             ]
 
     async def purge(self, max_age_days: float, *, now: float | None = None) -> int:
-        """Delete reports received more than ``max_age_days`` ago, and expired rate-limit rows.
+        """Delete reports received more than ``max_age_days`` ago, expired rate-limit rows,
+        tombstones as old as the purged reports, and old counts of new installations.
 
-        Aggregates are kept: they hold no installation id.
+        Aggregates and published weeks are kept: they hold no installation id.
         """
         now = time.time() if now is None else now
+        cutoff = now - max_age_days * 86400
         async with self._writing() as conn:
-            purged = (
-                await conn.execute(delete(reports).where(reports.c.received_at < now - max_age_days * 86400))
-            ).rowcount
+            purged = (await conn.execute(delete(reports).where(reports.c.received_at < cutoff))).rowcount
             await conn.execute(
-                delete(installation_rate).where(installation_rate.c.last_accepted <= now - RATE_LIMIT_SECONDS)
+                delete(installation_rate).where(
+                    or_(
+                        installation_rate.c.deleted_at.is_(None)
+                        & (installation_rate.c.last_accepted <= now - RATE_LIMIT_SECONDS),
+                        installation_rate.c.deleted_at < cutoff,
+                    )
+                )
             )
+            last_week = iso_week(dt.datetime.fromtimestamp(now - 14 * 86400, dt.UTC).date())
+            await conn.execute(delete(new_installations).where(new_installations.c.week < last_week))
             await conn.commit()
         return int(purged)
 
@@ -359,10 +453,37 @@ class Storage:
             await conn.commit()
 
 
-def _rate_limited(last_accepted: float, params: Mapping[str, Any]) -> SubmitResult:
-    """Refuse a report: the installation may report again an hour after its last accepted one."""
+def _refused(state: Row[Any], params: Mapping[str, Any]) -> SubmitResult:
+    """Why a report did not claim the installation's row: deleted, or reported within the hour."""
+    last_accepted, deleted_at = state
+    if deleted_at is not None:
+        return SubmitResult(Outcome.DELETED)
     wait = max(1, math.ceil(last_accepted + RATE_LIMIT_SECONDS - params["b_now"]))
     return SubmitResult(Outcome.RATE_LIMITED, retry_after=wait)
+
+
+def _too_many_new(params: Mapping[str, Any]) -> SubmitResult:
+    """Refuse a new installation until the next ISO week (of receipt) begins."""
+    received = dt.datetime.fromtimestamp(params["b_now"], dt.UTC)
+    monday = received.date() + dt.timedelta(days=7 - received.weekday())
+    next_week = dt.datetime.combine(monday, dt.time(), dt.UTC).timestamp()
+    return SubmitResult(Outcome.TOO_MANY_NEW, retry_after=max(1, math.ceil(next_week - params["b_now"])))
+
+
+def _rows(item: StoredReport, seen: set[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The aggregate rows of a report, sorted (a stable lock order); keys in ``seen`` add no installation."""
+    shard = shard_of(item.installation_id)
+    return [
+        {
+            "week": item.week,
+            "metric": metric,
+            "key": key,
+            "shard": shard,
+            "total": value,
+            "installations": 0 if (metric, key) in seen else 1,
+        }
+        for (metric, key), value in sorted(item.contributions.items())
+    ]
 
 
 async def _submit_postgresql(
@@ -374,19 +495,28 @@ async def _submit_postgresql(
     """One statement stores the report, claims the hour and, usually, adds the contributions."""
     keys = sorted(item.contributions)
     params |= {
-        "b_shard": shard_of(item.installation_id),
         "b_metrics": [metric for metric, _ in keys],
         "b_keys": [key for _, key in keys],
         "b_totals": [item.contributions[key] for key in keys],
         "b_installations": [1] * len(keys),
     }
-    report_id, claimed, earlier = (await conn.execute(statements.submit, params)).one()
+    report_id, claimed, current, earlier = (await conn.execute(statements.submit, params)).one()
     if report_id is None:
         return SubmitResult(Outcome.DUPLICATE)
+    params["b_id"] = report_id
     if not claimed:
-        last = (await conn.execute(statements.last_accepted, params)).scalar_one()
-        return _rate_limited(last, params)
-    if earlier:
+        return _refused((await conn.execute(statements.last_accepted, params)).one(), params)
+    if (
+        params["b_cap"]
+        and not (await conn.execute(statements.known, params)).scalar()
+        and (await conn.execute(statements.count_new, params)).first() is None
+    ):
+        return _too_many_new(params)
+    if not current:
+        # Another transaction changed the installation's row after this statement's snapshot was
+        # taken: read the earlier reports again, now that the row is locked.
+        earlier = (await conn.execute(statements.earlier, params)).scalars().all()
+    if earlier or not current:
         # A second report of the week: count the installation once per key.
         seen = _seen(earlier)
         params["b_installations"] = [0 if key in seen else 1 for key in keys]
@@ -404,24 +534,17 @@ def _submit_sqlite(
     report_id = conn.execute(statements.insert_report, params).scalar()
     if report_id is None:
         return False, SubmitResult(Outcome.DUPLICATE)
+    params["b_id"] = report_id
     if conn.execute(statements.claim_hour, params).first() is None:
-        last = conn.execute(statements.last_accepted, params).scalar_one()
-        return False, _rate_limited(last, params)
-    earlier = conn.execute(statements.earlier, params | {"b_id": report_id}).scalars()
-    seen = _seen(earlier)
-    shard = shard_of(item.installation_id)
-    rows = [
-        {
-            "week": item.week,
-            "metric": metric,
-            "key": key,
-            "shard": shard,
-            "total": value,
-            "installations": 0 if (metric, key) in seen else 1,
-        }
-        for (metric, key), value in sorted(item.contributions.items())
-    ]
-    conn.execute(statements.add_rows, rows)
+        return False, _refused(conn.execute(statements.last_accepted, params).one(), params)
+    if (
+        params["b_cap"]
+        and not conn.execute(statements.known, params).scalar()
+        and conn.execute(statements.count_new, params).first() is None
+    ):
+        return False, _too_many_new(params)
+    seen = _seen(conn.execute(statements.earlier, params).scalars())
+    conn.execute(statements.add_rows, _rows(item, seen))
     return True, SubmitResult(Outcome.ACCEPTED)
 
 

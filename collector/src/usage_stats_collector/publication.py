@@ -1,0 +1,301 @@
+"""Weekly publication: fixed, k-anonymous snapshots of closed weeks.
+
+A week (ISO week, Monday to Sunday, UTC) is published once, after it has ended and a delay has
+passed (by default two days: from the Wednesday after the week, 00:00 UTC). Its statistics are
+computed then from the aggregates and written to ``usage_published_weeks``; that row never changes
+again, whatever reports or deletions come later. ``/v1/stats`` and the page serve only these rows,
+so reading them before and after one report (or one deletion) shows no difference.
+
+Every published number comes from at least k installations:
+
+- a week is published only when at least k *non-empty* installations reported in it (ones that
+  reported something beyond the installation's versions); otherwise it is withheld for good;
+- a key is published when at least k installations reported it, with its total and count;
+- ``other`` (the sum of the keys folded away) is published only when at least k installations
+  contributed to it, counted exactly from the week's stored reports at publication time;
+- ``printers``, the ``sections`` counts and a feature's ``installations_on`` and ``on`` are
+  published only when at least k installations contributed to each, ``off`` only when at least k
+  installations had the feature off on every day (so at least k have off days); otherwise they
+  are ``null``.
+
+Output is bounded whatever the database holds: at most :data:`MAX_KEYS` keys per list and
+:data:`MAX_ERROR_TYPES` error types per component, only weeks within the retention period are
+considered for publication, and ``/v1/stats`` serves the newest :data:`MAX_WEEKS` weeks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .aggregates import (
+    ACTIVE,
+    ERROR_TYPE,
+    ERRORS,
+    EVENTS,
+    FEATURE,
+    FEATURE_ON,
+    INSTALL_FIELDS,
+    JOB_OUTCOMES,
+    JOBS_DURATION,
+    NONEMPTY,
+    OTHER,
+    PRINTER_TYPE,
+    PRINTERS,
+    SECTION,
+    SECTIONS,
+    Cell,
+    contributions,
+    iso_week,
+)
+
+if TYPE_CHECKING:
+    from .storage import Storage
+
+MAX_WEEKS = 104
+MAX_KEYS = 50
+MAX_ERROR_TYPES = 20
+DEFAULT_DELAY_DAYS = 2.0
+_SCAN_BATCH = 2000
+
+_LISTS = (
+    PRINTER_TYPE,
+    *(f"jobs.{outcome}" for outcome in JOB_OUTCOMES),
+    JOBS_DURATION,
+    EVENTS,
+    *(f"install.{name}" for name in INSTALL_FIELDS),
+)
+Group = tuple[str, str]  # (metric, component): what one ``other`` sums up
+
+
+def week_start(week: str) -> dt.datetime:
+    """Monday 00:00 UTC of an ISO week ``YYYY-Www``."""
+    year, number = week.split("-W")
+    return dt.datetime.combine(dt.date.fromisocalendar(int(year), int(number), 1), dt.time(), dt.UTC)
+
+
+def publication_time(week: str, delay_days: float) -> float:
+    """When a week may be published: its end (the next Monday 00:00 UTC) plus the delay."""
+    return (week_start(week) + dt.timedelta(days=7 + delay_days)).timestamp()
+
+
+def due_weeks(now: float, delay_days: float, retention_days: float) -> list[str]:
+    """Weeks that may be published at ``now``, oldest first, starting within the retention period
+    (and within the newest :data:`MAX_WEEKS` weeks, which is all ``/v1/stats`` serves)."""
+    today = dt.datetime.fromtimestamp(now, dt.UTC).date()
+    monday = today - dt.timedelta(days=today.weekday())
+    oldest = today - dt.timedelta(days=min(retention_days, MAX_WEEKS * 7))
+    weeks = []
+    while monday >= oldest - dt.timedelta(days=6):
+        week = iso_week(monday)
+        if publication_time(week, delay_days) <= now:
+            weeks.append(week)
+        monday -= dt.timedelta(days=7)
+    return weeks[::-1]
+
+
+@dataclass(slots=True)
+class _Split:
+    """The keys of one list: kept (k installations or more, at most a limit) and folded."""
+
+    kept: dict[str, Cell]
+    folded: list[str] = field(default_factory=list)
+    folded_total: int = 0
+
+
+def _split(cells: Mapping[str, Cell], k: int, limit: int) -> _Split:
+    split = _Split({})
+    for key, cell in sorted(cells.items(), key=lambda item: (-item[1].total, item[0])):
+        if key != OTHER and (cell.installations or 0) >= k and len(split.kept) < limit:
+            split.kept[key] = cell
+        else:
+            split.folded.append(key)
+            split.folded_total += cell.total
+    return split
+
+
+class WeekPlan:
+    """What one week publishes, before the sizes of the ``other`` groups are known."""
+
+    def __init__(self, week: str, metrics: Mapping[str, Mapping[str, Cell]], k: int) -> None:
+        self.week, self.metrics, self.k = week, metrics, k
+        self.groups: dict[Group, _Split] = {
+            (metric, ""): _split(metrics.get(metric, {}), k, MAX_KEYS) for metric in (*_LISTS, ERRORS)
+        }
+        types: dict[str, dict[str, Cell]] = {}
+        for composite, cell in metrics.get(ERROR_TYPE, {}).items():
+            component, _, error_type = composite.partition(":")
+            types.setdefault(component, {})[error_type] = cell
+        for component in self.groups[(ERRORS, "")].kept:
+            self.groups[(ERROR_TYPE, component)] = _split(types.get(component, {}), k, MAX_ERROR_TYPES)
+        self.features = _split(metrics.get(FEATURE, {}), k, MAX_KEYS).kept
+
+    @classmethod
+    def build(cls, week: str, rows: Iterable[tuple[str, str, int, int]], k: int) -> WeekPlan | None:
+        """Plan a week from its aggregate rows ``(metric, key, total, installations)``; None when
+        fewer than k non-empty installations reported in it (the week is withheld)."""
+        metrics: dict[str, dict[str, Cell]] = {}
+        for metric, key, total, installations in rows:
+            metrics.setdefault(metric, {})[key] = Cell(int(total), int(installations))
+        nonempty = metrics.get(NONEMPTY, {}).get("")
+        if nonempty is None or (nonempty.installations or 0) < k:
+            return None
+        return cls(week, metrics, k)
+
+    def folded_keys(self) -> dict[tuple[str, str], Group]:
+        """Every folded aggregate key ``(metric, key)`` and the ``other`` it belongs to."""
+        keys: dict[tuple[str, str], Group] = {}
+        for group, split in self.groups.items():
+            metric, component = group
+            for key in split.folded:
+                keys[(metric, f"{component}:{key}" if metric == ERROR_TYPE else key)] = group
+        return keys
+
+    def _counted(self, cell: Cell | None) -> Cell | None:
+        return cell if cell is not None and (cell.installations or 0) >= self.k else None
+
+    def _installations_on(self, feature: str) -> int:
+        cell = self.metrics.get(FEATURE_ON, {}).get(feature)
+        return (cell.installations or 0) if cell else 0
+
+    def _on_total(self, feature: str) -> int:
+        cell = self.metrics.get(FEATURE_ON, {}).get(feature)
+        return cell.total if cell else 0
+
+    def _cells(self, group: Group, others: Mapping[Group, int]) -> dict[str, dict[str, int | None]]:
+        split = self.groups[group]
+        cells = {key: cell.as_json() for key, cell in split.kept.items()}
+        if split.folded_total and others.get(group, 0) >= self.k:
+            cells[OTHER] = {"total": split.folded_total, "installations": others[group]}
+        return cells
+
+    def render(self, others: Mapping[Group, int], published_at: float) -> dict[str, Any]:
+        """The week's public statistics; ``others`` counts the installations of each ``other``."""
+        active = self.metrics[ACTIVE][""]
+        printers = self._counted(self.metrics.get(PRINTERS, {}).get(""))
+        features: dict[str, dict[str, int | None]] = {}
+        for feature, seen in self.features.items():
+            on = self._counted(self.metrics.get(FEATURE_ON, {}).get(feature))
+            # The installations that had the feature only off all have off days: when they are k
+            # or more, the off days come from at least k installations.
+            only_off = (seen.installations or 0) - self._installations_on(feature)
+            features[feature] = {
+                "installations": seen.installations,
+                "installations_on": on.installations if on else None,
+                "on": on.total if on else None,
+                "off": seen.total - self._on_total(feature) if only_off >= self.k else None,
+            }
+        errors: dict[str, dict[str, Any]] = {}
+        for component, cell in self.groups[(ERRORS, "")].kept.items():
+            errors[component] = cell.as_json() | {"types": self._cells((ERROR_TYPE, component), others)}
+        components = self._cells((ERRORS, ""), others)
+        if OTHER in components:
+            errors[OTHER] = components[OTHER] | {"types": {}}
+        return {
+            "week": self.week,
+            "published_at": dt.datetime.fromtimestamp(published_at, dt.UTC).date().isoformat(),
+            "k_anonymity": self.k,
+            "installations": active.installations,
+            "reports": active.total,
+            "printers": printers.total if printers else None,
+            "printer_types": self._cells((PRINTER_TYPE, ""), others),
+            "features": features,
+            "jobs": {outcome: self._cells((f"jobs.{outcome}", ""), others) for outcome in JOB_OUTCOMES}
+            | {"duration": self._cells((JOBS_DURATION, ""), others)},
+            "events": self._cells((EVENTS, ""), others),
+            "errors": errors,
+            "installation": {name: self._cells((f"install.{name}", ""), others) for name in INSTALL_FIELDS},
+            # How many installations shared each section: the base of that section's numbers.
+            "sections": {section: self._section_count(section) for section in SECTIONS},
+        }
+
+    def _section_count(self, section: str) -> int | None:
+        """Installations that shared a section (reports before sections shared all), if k or more."""
+        cell = self._counted(self.metrics.get(SECTION, {}).get(section))
+        return cell.installations if cell else None
+
+
+class OtherCounter:
+    """Counts, for each ``other``, the distinct installations that reported one of its keys.
+
+    Fed the week's reports ordered by installation, so it holds one installation at a time.
+    """
+
+    def __init__(self, folded: Mapping[tuple[str, str], Group]) -> None:
+        self._folded = folded
+        self.counts: dict[Group, int] = {}
+        self._installation: str | None = None
+        self._groups: set[Group] = set()
+
+    def feed(self, rows: Sequence[tuple[str, str]]) -> None:
+        """Take ``(installation_id, payload)`` rows (CPU work: run it in a thread)."""
+        for installation, payload in rows:
+            if installation != self._installation:
+                self.finish()
+                self._installation = installation
+            for key in contributions(json.loads(payload)):
+                group = self._folded.get(key)
+                if group is not None:
+                    self._groups.add(group)
+
+    def finish(self) -> dict[Group, int]:
+        """Count the last installation fed; returns the counts so far."""
+        for group in self._groups:
+            self.counts[group] = self.counts.get(group, 0) + 1
+        self._groups = set()
+        return self.counts
+
+
+async def publish_due(
+    storage: Storage,
+    *,
+    k: int,
+    delay_days: float = DEFAULT_DELAY_DAYS,
+    retention_days: float = 400,
+    now: float | None = None,
+) -> list[str]:
+    """Publish every due week not published yet; returns the weeks written (withheld ones too).
+
+    Several processes may run this at once: the first row written for a week wins.
+    """
+    now = time.time() if now is None else now
+    candidates = due_weeks(now, delay_days, retention_days)
+    done = await storage.published_week_names(candidates)
+    written = []
+    for week in candidates:
+        if week in done:
+            continue
+        rows = await storage.week_aggregates(week)
+        if not rows:
+            continue  # nothing reported (yet): nothing to fix
+        plan = WeekPlan.build(week, rows, k)
+        stats = None
+        if plan is not None:
+            counter = OtherCounter(plan.folded_keys())
+            if plan.folded_keys():
+                async for batch in storage.week_reports(week, _SCAN_BATCH):
+                    await asyncio.to_thread(counter.feed, batch)
+            stats = json.dumps(plan.render(counter.finish(), now), separators=(",", ":"))
+        if await storage.store_publication(week, k, stats, now):
+            written.append(week)
+    return written
+
+
+async def stats_document(storage: Storage, k: int, delay_days: float) -> str:
+    """``/v1/stats``: the newest published weeks as one JSON text, built without parsing them."""
+    published = await storage.publications(MAX_WEEKS)
+    weeks = [stats for _, stats in published if stats is not None]
+    head = json.dumps(
+        {
+            "k_anonymity": k,
+            "publication_delay_days": delay_days,
+            "suppressed_weeks": len(published) - len(weeks),
+        },
+        separators=(",", ":"),
+    )
+    return f'{head[:-1]},"weeks":[{",".join(weeks)}]}}'
