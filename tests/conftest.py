@@ -38,6 +38,19 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load the integration from custom_components."""
 
 
+@pytest.fixture(autouse=True)
+def mock_http_start_stop() -> Generator[None]:
+    """Keep the http integration (a dependency) from binding a port, as core's tests do.
+
+    Tests reach Home Assistant's web app through aiohttp's test clients instead.
+    """
+    with (
+        patch("homeassistant.components.http.start_http_server_and_save_config"),
+        patch("homeassistant.components.http.HomeAssistantHTTP.stop"),
+    ):
+        yield
+
+
 @pytest.fixture
 def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     """Return the snapshot assertion without the registry fields of later versions."""

@@ -369,7 +369,7 @@ async def test_export_write_failure(
     hass.config.config_dir = str(tmp_path)
     with (
         patch(
-            "custom_components.usage_stats.services.write_utf8_file",
+            "custom_components.usage_stats.actions.write_utf8_file",
             side_effect=OSError("disk full"),
         ),
         pytest.raises(HomeAssistantError) as err,

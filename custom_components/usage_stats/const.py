@@ -55,3 +55,14 @@ class ConsentLevel(StrEnum):
         """Return True when this level includes `required`."""
         levels = list(ConsentLevel)
         return levels.index(self) >= levels.index(required)
+
+
+# Sent (without arguments) whenever what the panel shows may have changed.
+SIGNAL_UPDATED: Final = f"{DOMAIN}_updated"
+
+# The sidebar panel.
+PANEL_URL_PATH: Final = "usage-stats"
+PANEL_ICON: Final = "mdi:chart-box-outline"
+PANEL_ELEMENT: Final = "usage-stats-panel"
+PANEL_STATIC_URL: Final = f"/{DOMAIN}_static"
+PANEL_BUNDLE: Final = "usage-stats-panel.js"

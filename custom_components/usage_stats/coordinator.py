@@ -5,6 +5,7 @@ from __future__ import annotations
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryError
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
@@ -18,6 +19,7 @@ from .const import (
     DOMAIN,
     LOGGER,
     SAVE_DELAY,
+    SIGNAL_UPDATED,
     ConsentLevel,
 )
 from .counters import DailyCounters
@@ -205,6 +207,12 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
         """Write what is pending when Home Assistant stops."""
         if self._unsub_save is not None:
             self._async_save_later()
+
+    @callback
+    def async_update_listeners(self) -> None:
+        """Tell the entities and any open panel that something changed."""
+        super().async_update_listeners()
+        async_dispatcher_send(self.hass, SIGNAL_UPDATED)
 
     async def async_save_now(self) -> None:
         """Write the store at once (the outbox must survive a restart)."""

@@ -8,27 +8,14 @@ from dataclasses import dataclass
 from homeassistant.components.select import SelectEntity, SelectEntityDescription
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import CONF_CONSENT, CONF_ENDPOINT, DOMAIN, ConsentLevel
+from .actions import set_consent
+from .const import CONF_CONSENT, ConsentLevel
 from .coordinator import UsageStatsConfigEntry
 from .entity import UsageStatsEntity
 
 PARALLEL_UPDATES = 0
-
-
-def _select_consent(
-    hass: HomeAssistant, entry: UsageStatsConfigEntry, option: str
-) -> None:
-    """Change the consent level exactly as the options flow does."""
-    if option == ConsentLevel.SHARE and not entry.options.get(CONF_ENDPOINT):
-        raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="endpoint_required"
-        )
-    hass.config_entries.async_update_entry(
-        entry, options={**entry.options, CONF_CONSENT: option}
-    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,7 +33,7 @@ SELECTS: tuple[UsageStatsSelectEntityDescription, ...] = (
         entity_category=EntityCategory.CONFIG,
         options=[level.value for level in ConsentLevel],
         current_fn=lambda entry: entry.options[CONF_CONSENT],
-        select_fn=_select_consent,
+        select_fn=set_consent,
     ),
 )
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-import json
-from pathlib import Path
 from typing import Any, Final
 
 import voluptuous as vol
@@ -16,18 +14,12 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import (
-    HomeAssistantError,
-    ServiceValidationError,
-    Unauthorized,
-    UnknownUser,
-)
+from homeassistant.exceptions import ServiceValidationError, Unauthorized, UnknownUser
 from homeassistant.helpers import config_validation as cv
-from homeassistant.util.file import write_utf8_file
 
+from . import actions
 from .catalogue import EVENT_METADATA, EVENTS
 from .const import DOMAIN
-from .coordinator import UsageStatsCoordinator
 from .events import EventRefusedError, validate_event
 
 SERVICE_RECORD_EVENT: Final = "record_event"
@@ -38,7 +30,6 @@ SERVICE_SUBMIT: Final = "submit"
 ATTR_FILENAME: Final = "filename"
 ATTR_EVENT_TYPE: Final = "event_type"
 ATTR_METADATA: Final = "metadata"
-EXPORT_DIRECTORY: Final = DOMAIN
 
 EXPORT_SCHEMA: Final = vol.Schema({vol.Optional(ATTR_FILENAME): cv.string})
 NO_FIELDS: Final = vol.Schema({})
@@ -52,16 +43,6 @@ RECORD_EVENT_SCHEMA: Final = vol.Schema(
 )
 
 type Handler = Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]]
-
-
-def _coordinator(hass: HomeAssistant) -> UsageStatsCoordinator:
-    """Return the coordinator of the loaded entry."""
-    if not (entries := hass.config_entries.async_loaded_entries(DOMAIN)):
-        raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="not_loaded"
-        )
-    coordinator: UsageStatsCoordinator = entries[0].runtime_data
-    return coordinator
 
 
 def _admin_only(hass: HomeAssistant, handler: Handler) -> Handler:
@@ -79,37 +60,13 @@ def _admin_only(hass: HomeAssistant, handler: Handler) -> Handler:
     return _handle
 
 
-def export_path(hass: HomeAssistant, filename: str) -> Path:
-    """Return where an export named `filename` goes; refuse anything but a bare name."""
-    if (
-        not filename
-        or filename != filename.strip()
-        or "/" in filename
-        or "\\" in filename
-        or ".." in filename
-        or filename.startswith(".")
-        or "\0" in filename
-    ):
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="invalid_filename",
-            translation_placeholders={"filename": filename},
-        )
-    return Path(hass.config.path(EXPORT_DIRECTORY)) / filename
-
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_utf8_file(str(path), text, private=True)
-
-
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the actions."""
 
     async def record_event(call: ServiceCall) -> None:
         """Record an event declared in the catalogue, or a `custom_` one."""
-        coordinator = _coordinator(hass)
+        coordinator = actions.loaded_coordinator(hass)
         event_type: str = call.data[ATTR_EVENT_TYPE]
         try:
             pairs = validate_event(event_type, call.data[ATTR_METADATA])
@@ -125,30 +82,16 @@ def async_setup_services(hass: HomeAssistant) -> None:
                 coordinator.record(EVENT_METADATA, event_type, key, value)
 
     async def export(call: ServiceCall) -> ServiceResponse:
-        coordinator = _coordinator(hass)
-        text = json.dumps(coordinator.submission.export(), indent=2, sort_keys=True)
-        data: dict[str, Any] = json.loads(text)
-        if (filename := call.data.get(ATTR_FILENAME)) is not None:
-            path = export_path(hass, filename)
-            try:
-                await hass.async_add_executor_job(_write, path, text)
-            except OSError as err:
-                raise HomeAssistantError(
-                    translation_domain=DOMAIN,
-                    translation_key="export_failed",
-                    translation_placeholders={"error": str(err)},
-                ) from err
-            data["path"] = str(path)
-        return data
+        return await actions.async_export(hass, call.data.get(ATTR_FILENAME))
 
     async def preview(call: ServiceCall) -> ServiceResponse:
-        return _coordinator(hass).submission.preview()
+        return actions.preview(hass)
 
     async def delete(call: ServiceCall) -> ServiceResponse:
-        return await _coordinator(hass).submission.async_delete()
+        return await actions.async_delete(hass)
 
     async def submit(call: ServiceCall) -> ServiceResponse:
-        return await _coordinator(hass).submission.async_submit()
+        return await actions.async_submit(hass)
 
     hass.services.async_register(
         DOMAIN, SERVICE_RECORD_EVENT, record_event, schema=RECORD_EVENT_SCHEMA

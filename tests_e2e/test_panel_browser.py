@@ -1,0 +1,409 @@
+"""The panel in a real browser: Debian's chromium driven by Playwright, a real Home Assistant.
+
+Home Assistant starts from the development configuration with a store seeded with
+90 days of counters, sharing with a real collector. An administrator logs in
+through the login page, opens `/usage-stats`, sends a report from the panel,
+downloads the export, changes the consent and deletes everything; a user who is
+not an administrator sees neither the panel nor its data. Screenshots (light,
+dark, narrow) are written to `USAGE_STATS_SCREENSHOTS` (default: the test's tmp
+directory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+import json
+import os
+from pathlib import Path
+from typing import Any
+import uuid
+
+import httpx
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+import pytest
+
+from custom_components.usage_stats.catalogue import (
+    ERRORS,
+    EVENTS,
+    FEATURES,
+    JOB_DURATION,
+    JOBS,
+    PRINTERS,
+    PRINTERS_BY_TYPE,
+    Metric,
+)
+from custom_components.usage_stats.const import (
+    STORAGE_KEY,
+    STORAGE_MINOR_VERSION,
+    STORAGE_VERSION,
+)
+from custom_components.usage_stats.store import empty_data, snapshot
+
+from .conftest import Collector, HomeAssistantConfig, wait_for
+from .test_end_to_end import add_entry_with_share, call_action
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+HTTP_TIMEOUT = 30.0
+UI_TIMEOUT_MS = 30_000
+WIDE = {"width": 1280, "height": 2000}
+NARROW = {"width": 390, "height": 844}
+# The retention the config flow gives (the benchmark keeps 365 days).
+KEPT_DAYS = 90
+SHARING_DAYS = 5
+PASSWORD = uuid.uuid4().hex
+ADMIN = "admin"
+
+type Days = dict[str, dict[str, dict[str, int]]]
+
+
+def _key(metric: Metric, *labels: str) -> str:
+    key = metric.label_key(*labels)
+    assert key is not None, (metric.name, labels)
+    return key
+
+
+def day_counters(index: int) -> dict[str, dict[str, int]]:
+    """Return the counters of the `index`th kept day: fixed, varied numbers."""
+    return {
+        PRINTERS.name: {_key(PRINTERS): 3},
+        PRINTERS_BY_TYPE.name: {
+            _key(PRINTERS_BY_TYPE, "prusa"): 2,
+            _key(PRINTERS_BY_TYPE, "bambu_lab"): 1 if index > 40 else 0,
+        },
+        FEATURES.name: {
+            _key(FEATURES, "prusalink.chamber_light", "on"): 1,
+            _key(FEATURES, "prusalink.chamber_light", "off"): 1,
+            _key(FEATURES, "bambu_lab.aux_fan", "off"): 1,
+        },
+        JOBS.name: {
+            _key(JOBS, "started", "prusa"): index % 5 + 1,
+            _key(JOBS, "completed", "prusa"): index % 4 + 1,
+            _key(JOBS, "failed", "prusa"): index % 7 // 5,
+            _key(JOBS, "cancelled", "bambu_lab"): index % 11 // 10,
+        },
+        JOB_DURATION.name: {
+            _key(JOB_DURATION, "1h_2h"): index % 3 + 1,
+            _key(JOB_DURATION, "lt_30m"): index % 2,
+            _key(JOB_DURATION, "4h_8h"): 1,
+        },
+        EVENTS.name: {_key(EVENTS, "ha_start"): 1},
+        ERRORS.name: {_key(ERRORS, "prusalink", "TimeoutError"): index % 3},
+    }
+
+
+def seed_store(
+    storage_dir: Path, today: date, granted_at: datetime, kept_days: int = KEPT_DAYS
+) -> Days:
+    """Write a store with `kept_days` days of counters, sharing since `granted_at`."""
+    days: Days = {
+        (today - timedelta(days=kept_days - 1 - index)).isoformat(): day_counters(index)
+        for index in range(kept_days)
+    }
+    data = empty_data()
+    data["consent"] = {
+        "level": "share",
+        "changed_at": granted_at.isoformat(),
+        "share_granted_at": granted_at.isoformat(),
+    }
+    data["installation_id"] = str(uuid.uuid4())
+    data["days"] = days
+    storage_dir.mkdir(parents=True, exist_ok=True)
+    (storage_dir / STORAGE_KEY).write_text(
+        json.dumps(
+            {
+                "version": STORAGE_VERSION,
+                "minor_version": STORAGE_MINOR_VERSION,
+                "key": STORAGE_KEY,
+                "data": snapshot(data),
+            }
+        ),
+        encoding="utf-8",
+    )
+    return days
+
+
+def skip_onboarding_but_the_owner(storage_dir: Path) -> None:
+    """Mark every onboarding step but the owner's done.
+
+    The core configuration step would add integrations that reach the internet
+    (weather, radio); the owner is made through the onboarding API.
+    """
+    storage_dir.mkdir(parents=True, exist_ok=True)
+    (storage_dir / "onboarding").write_text(
+        json.dumps(
+            {
+                "version": 4,
+                "minor_version": 1,
+                "key": "onboarding",
+                "data": {"done": ["core_config", "analytics", "integration"]},
+            }
+        ),
+        encoding="utf-8",
+    )
+
+
+def onboard(url: str) -> str:
+    """Create the owner, whose password is known, and return a token."""
+    client_id = f"{url}/"
+    response = httpx.post(
+        f"{url}/api/onboarding/users",
+        json={
+            "client_id": client_id,
+            "name": "Admin",
+            "username": ADMIN,
+            "password": PASSWORD,
+            "language": "en",
+        },
+        timeout=HTTP_TIMEOUT,
+    )
+    assert response.status_code == 200, response.text
+    response = httpx.post(
+        f"{url}/auth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": response.json()["auth_code"],
+            "client_id": client_id,
+        },
+        timeout=HTTP_TIMEOUT,
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Start Debian's chromium through Playwright (never a downloaded browser)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Return where the screenshots go (kept as test artifacts)."""
+    path = Path(os.environ.get("USAGE_STATS_SCREENSHOTS", tmp_path / "screenshots"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def log_in(page: Page, url: str, username: str, path: str = "/") -> None:
+    """Log in through Home Assistant's login page."""
+    page.goto(f"{url}{path}")
+    page.locator("input[name='username']").fill(username)
+    page.locator("input[name='password']").fill(PASSWORD)
+    page.locator("input[name='password']").press("Enter")
+    page.wait_for_url(f"{url}{path}*", timeout=UI_TIMEOUT_MS)
+
+
+def call_ws(page: Page, message: dict[str, Any]) -> dict[str, Any]:
+    """Send a websocket message as the logged-in user; return success or the error."""
+    result: dict[str, Any] = page.evaluate(
+        """async (message) => {
+            const hass = document.querySelector("home-assistant").hass;
+            try {
+                return {success: true, result: await hass.callWS(message)};
+            } catch (err) {
+                return {success: false, error: err};
+            }
+        }""",
+        message,
+    )
+    return result
+
+
+def check_what_is_shown(
+    page: Page, panel: Locator, ha: httpx.Client, endpoint: str, screenshots: Path
+) -> None:
+    """Consent, charts of the recorded data, the preview and the empty history."""
+    # Consent: share, with the endpoint and the status of the submission.
+    expect(panel.locator("#consent input[value='share']")).to_be_checked()
+    expect(panel.locator("#consent")).to_contain_text(endpoint)
+    # Charts of the recorded data: canvases, not empty states.
+    for chart in ("jobs", "durations", "printers", "features", "events"):
+        expect(panel.locator(f"#chart-{chart} canvas")).to_be_visible()
+    expect(panel.locator("#errors tbody tr")).to_have_count(1)
+    expect(panel.locator("#errors")).to_contain_text("TimeoutError")
+    # The preview shows exactly the preview action's payload.
+    preview = call_action(ha, "preview")
+    shown = json.loads(panel.locator("#preview-json").inner_text())
+    assert shown == preview["payload"]
+    expect(panel.locator("#history")).to_contain_text("Nothing was sent yet")
+
+    # The ranges: "all" shows every kept day on the jobs chart.
+    panel.get_by_role("button", name="All").click()
+    expect(panel.get_by_role("button", name="All")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+
+    panel.get_by_role("button", name="30 days").click()
+    page.screenshot(path=screenshots / "panel-light.png")
+
+
+def check_send_and_download(
+    page: Page, panel: Locator, ha: httpx.Client, days: Days
+) -> None:
+    """Send now updates the history live; the download is the export action's answer."""
+    # Send now: the history updates live (subscription) with the accepted report.
+    panel.locator("#submit").click()
+    expect(panel.locator("#history tbody tr:not(.details)")).to_have_count(1)
+    expect(panel.locator("#history tbody tr:not(.details)")).to_contain_text("accepted")
+    expect(panel.locator("#history tbody tr:not(.details)")).to_contain_text("201")
+    expect(panel.locator(".message")).to_contain_text("accepted")
+    # Fields without a column (the message's id, its attempts...) are in its details.
+    details = panel.locator("#history tbody tr.details")
+    details.locator("summary").click()
+    expect(details.locator("pre")).to_contain_text('"attempts": 1')
+
+    # Download everything: the same as the export action.
+    with page.expect_download() as download_info:
+        panel.locator("#download").click()
+    downloaded = json.loads(Path(download_info.value.path()).read_text("utf-8"))
+    assert downloaded == call_action(ha, "export")
+    assert set(days) <= set(downloaded["days"])
+
+
+def take_dark_and_narrow_screenshots(
+    page: Page, panel: Locator, screenshots: Path
+) -> None:
+    """Dark theme and a narrow (phone) viewport."""
+    # Dark theme and a narrow (phone) viewport.
+    page.evaluate(
+        """() => localStorage.setItem("selectedTheme",
+            JSON.stringify({theme: "default", dark: true}))"""
+    )
+    page.reload()
+    expect(panel.locator("#chart-jobs canvas")).to_be_visible()
+    page.screenshot(path=screenshots / "panel-dark.png")
+    page.set_viewport_size(NARROW)
+    page.evaluate("""() => localStorage.removeItem("selectedTheme")""")
+    page.reload()
+    expect(panel.locator("#chart-jobs canvas")).to_be_visible()
+    assert panel.get_attribute("narrow") is not None
+    page.screenshot(path=screenshots / "panel-narrow.png")
+    page.set_viewport_size(WIDE)
+
+
+def check_delete_and_consent(panel: Locator, ha: httpx.Client, today: date) -> None:
+    """Delete everything after the confirmation, then change the consent.
+
+    Deleting at `share` sends a deletion request for the reports sent; lowering the
+    consent afterwards has nothing left to withdraw.
+    """
+    # Delete, with a confirmation that says what happens.
+    panel.locator("#delete").click()
+    dialog = panel.get_by_role("alertdialog")
+    expect(dialog).to_contain_text("deletion request")
+    panel.locator("#confirm-delete").click()
+    expect(panel.locator(".message")).to_contain_text("Deletion requests queued: 1")
+    export = call_action(ha, "export")
+    assert set(export["days"]) <= {today.isoformat()}
+    expect(panel.locator("#history tbody tr:not(.details)").first).to_contain_text(
+        "deletion"
+    )
+
+    # Consent changed from the panel is the entry's option.
+    panel.locator("#consent input[value='local']").check()
+    expect(panel.locator("#consent input[value='local']")).to_be_checked()
+    expect(panel.locator("#submit")).to_have_count(0)
+    assert call_action(ha, "export")["consent"]["level"] == "local"
+    entry = ha.get("/api/config/config_entries/entry").json()
+    assert [e["state"] for e in entry if e["domain"] == "usage_stats"] == ["loaded"]
+
+
+def create_guest(page: Page) -> None:
+    """Create a user who is not an administrator (as the admin in `page`)."""
+    # A user who is not an administrator: no sidebar entry, no data.
+    user = call_ws(
+        page,
+        {
+            "type": "config/auth/create",
+            "name": "Guest",
+            "group_ids": ["system-users"],
+        },
+    )
+    assert user["success"], user
+    created = call_ws(
+        page,
+        {
+            "type": "config/auth_provider/homeassistant/create",
+            "user_id": user["result"]["user"]["id"],
+            "username": "guest",
+            "password": PASSWORD,
+        },
+    )
+    assert created["success"], created
+
+
+@pytest.mark.timeout(300)
+def test_panel_in_a_browser(
+    collector: Collector,
+    home_assistant_config: HomeAssistantConfig,
+    browser: Browser,
+    screenshots: Path,
+) -> None:
+    """The whole panel, as an administrator and as a user who is not one."""
+    today = datetime.now(UTC).date()
+    granted_at = datetime.combine(today - timedelta(days=SHARING_DAYS), time(9), UTC)
+    days = seed_store(home_assistant_config.storage_dir, today, granted_at)
+    skip_onboarding_but_the_owner(home_assistant_config.storage_dir)
+    home_assistant = home_assistant_config.start()
+    url = home_assistant.url
+    token = onboard(url)
+    with httpx.Client(
+        base_url=url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=HTTP_TIMEOUT,
+    ) as ha:
+        wait_for(
+            "Home Assistant to be running",
+            lambda: ha.get("/api/config").json()["state"] == "RUNNING" or None,
+            60,
+            process=home_assistant.process,
+        )
+        add_entry_with_share(ha, collector.url)
+
+        # Tall enough for the whole panel in one screenshot.
+        context = browser.new_context(viewport=WIDE, accept_downloads=True)
+        page = context.new_page()
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        log_in(page, url, ADMIN, "/usage-stats")
+        panel = page.locator("usage-stats-panel")
+        check_what_is_shown(page, panel, ha, collector.url, screenshots)
+        check_send_and_download(page, panel, ha, days)
+        take_dark_and_narrow_screenshots(page, panel, screenshots)
+        check_delete_and_consent(panel, ha, today)
+        create_guest(page)
+        context.close()
+
+        guest = browser.new_context(viewport=WIDE)
+        page = guest.new_page()
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        log_in(page, url, "guest")
+        expect(page.locator("ha-sidebar")).to_contain_text("Overview")
+        expect(page.locator("ha-sidebar")).not_to_contain_text("Usage Statistics")
+        panels = call_ws(page, {"type": "get_panels"})
+        assert "usage-stats" not in panels["result"]
+        for command in ("overview", "days", "preview", "history", "export"):
+            answer = call_ws(page, {"type": f"usage_stats/{command}"})
+            assert not answer["success"]
+            assert answer["error"]["code"] == "unauthorized"
+        guest.close()
+    # Nothing the panel did left an ERROR or WARNING of this integration in the log.
+    assert home_assistant_config.log_problems() == []
