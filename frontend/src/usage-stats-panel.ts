@@ -52,6 +52,9 @@ export class UsageStatsPanel extends LitElement {
   @state() private confirming = false;
   /** The level below share waiting for the user's confirmation. */
   @state() private leaving?: string;
+  /** What the user just chose, shown until the overview tells it (or the change fails). */
+  @state() private levelDraft?: string;
+  @state() private sectionsDraft?: string[];
   @state() private loadError?: string;
 
   private unsubscribe?: Promise<() => Promise<void>>;
@@ -127,7 +130,15 @@ export class UsageStatsPanel extends LitElement {
         this.ws<Preview>("preview"),
         this.ws<HistoryResult>("history"),
       ]);
-      Object.assign(this, { overview, days, preview, history, loadError: undefined });
+      Object.assign(this, {
+        overview,
+        days,
+        preview,
+        history,
+        loadError: undefined,
+        levelDraft: undefined,
+        sectionsDraft: undefined,
+      });
     } catch (err) {
       this.loadError = this.errorText(err as WsError);
     }
@@ -164,6 +175,8 @@ export class UsageStatsPanel extends LitElement {
       this.scheduleReload();
     } catch (err) {
       this.message = { text: this.errorText(err as WsError), error: true };
+      this.levelDraft = undefined;
+      this.sectionsDraft = undefined;
     } finally {
       this.busy = false;
     }
@@ -231,7 +244,7 @@ export class UsageStatsPanel extends LitElement {
                 type="radio"
                 name="consent"
                 .value=${level}
-                .checked=${live(consent.level === level)}
+                .checked=${live((this.levelDraft ?? consent.level) === level)}
                 ?disabled=${this.busy}
                 @change=${() => this.chooseLevel(consent.level, level)}
               />
@@ -274,9 +287,9 @@ export class UsageStatsPanel extends LitElement {
   private chooseLevel(current: string, level: string): void {
     if (current === "share" && level !== "share") {
       this.leaving = level;
-      this.requestUpdate();
       return;
     }
+    this.levelDraft = level;
     void this.run("set_consent", { level }, "consent_changed");
   }
 
@@ -316,13 +329,12 @@ export class UsageStatsPanel extends LitElement {
 
   private renderSections(overview: Overview): TemplateResult {
     const l = this.localize;
-    const chosen = new Set(overview.sections);
-    const toggle = (section: string, on: boolean) =>
-      this.run(
-        "set_sections",
-        { sections: overview.all_sections.filter((name) => (name === section ? on : chosen.has(name))) },
-        "sections_changed",
-      );
+    const chosen = new Set(this.sectionsDraft ?? overview.sections);
+    const toggle = (section: string, on: boolean) => {
+      const sections = overview.all_sections.filter((name) => (name === section ? on : chosen.has(name)));
+      this.sectionsDraft = sections;
+      void this.run("set_sections", { sections }, "sections_changed");
+    };
     return html`<fieldset id="sections">
       <legend>${l("sections_title")}</legend>
       <p class="hint">${l("sections_hint")}</p>
@@ -566,6 +578,7 @@ export class UsageStatsPanel extends LitElement {
             class="danger"
             @click=${async () => {
               this.leaving = undefined;
+              this.levelDraft = level;
               await this.run("set_consent", { level }, "consent_changed");
             }}
           >
