@@ -128,6 +128,9 @@ export const styles = css`
     display: block;
     padding: 4px 0;
   }
+  #report-version h3 {
+    margin-top: 16px;
+  }
   ul.added code {
     font-size: 0.9em;
   }

@@ -135,6 +135,9 @@ var pn=Object.defineProperty;var na=Object.getOwnPropertyDescriptor;var oa=(s,t,
     display: block;
     padding: 4px 0;
   }
+  #report-version h3 {
+    margin-top: 16px;
+  }
   ul.added code {
     font-size: 0.9em;
   }
