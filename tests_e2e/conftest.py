@@ -9,6 +9,7 @@ failed test shows the tail of each log.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 import os
 from pathlib import Path
@@ -42,6 +43,7 @@ DEV_CONFIG = REPO / "config" / "configuration.yaml"
 
 COLLECTOR_START_TIMEOUT = 30.0
 HA_START_TIMEOUT = 90.0
+HA_RUNNING_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 LOG_TAIL_LINES = 60
 HTTP_TIMEOUT = 30.0
@@ -267,6 +269,23 @@ def home_assistant_config(
         yield config
     finally:
         config.stop()
+
+
+@contextmanager
+def api_client(home_assistant: HomeAssistant, token: str) -> Iterator[httpx.Client]:
+    """Yield an authenticated client of Home Assistant's API once it is running."""
+    with httpx.Client(
+        base_url=home_assistant.url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=HTTP_TIMEOUT,
+    ) as ha:
+        wait_for(
+            "Home Assistant to be running",
+            lambda: ha.get("/api/config").json()["state"] == "RUNNING" or None,
+            HA_RUNNING_TIMEOUT,
+            process=home_assistant.process,
+        )
+        yield ha
 
 
 def onboard(url: str) -> str:

@@ -34,15 +34,20 @@ from custom_components.usage_stats.const import (
 )
 from custom_components.usage_stats.store import empty_data, snapshot
 
-from .conftest import Collector, HomeAssistantConfig, onboard, wait_for
+from .conftest import (
+    HTTP_TIMEOUT,
+    Collector,
+    HomeAssistantConfig,
+    api_client,
+    onboard,
+    wait_for,
+)
 
 # Whole days of sharing before the test: the grant day and the days up to yesterday.
 DAYS_SHARING = 5
 # `usage_stats.delete` sends the deletion request at once, not at the submission
 # loop's next look at the outbox (once a minute): well under this.
 DELETION_TIMEOUT = 10.0
-HA_RUNNING_TIMEOUT = 60.0
-HTTP_TIMEOUT = 30.0
 
 type Days = dict[str, dict[str, dict[str, int]]]
 
@@ -187,18 +192,7 @@ def test_submit_and_delete_through_a_real_collector(
 
     home_assistant = home_assistant_config.start()
     token = onboard(home_assistant.url)
-    with httpx.Client(
-        base_url=home_assistant.url,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=HTTP_TIMEOUT,
-    ) as ha:
-        wait_for(
-            "Home Assistant to be running",
-            lambda: ha.get("/api/config").json()["state"] == "RUNNING" or None,
-            HA_RUNNING_TIMEOUT,
-            process=home_assistant.process,
-        )
-
+    with api_client(home_assistant, token) as ha:
         add_entry_with_share(ha, collector.url)
 
         # The entry was created with the level in the store, so the consent record
@@ -321,17 +315,7 @@ def test_leaving_share_deletes_the_reports_at_the_collector(
 
     home_assistant = home_assistant_config.start()
     token = onboard(home_assistant.url)
-    with httpx.Client(
-        base_url=home_assistant.url,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=HTTP_TIMEOUT,
-    ) as ha:
-        wait_for(
-            "Home Assistant to be running",
-            lambda: ha.get("/api/config").json()["state"] == "RUNNING" or None,
-            HA_RUNNING_TIMEOUT,
-            process=home_assistant.process,
-        )
+    with api_client(home_assistant, token) as ha:
         add_entry_with_share(ha, collector.url)
         submitted = call_action(ha, "submit")
         assert submitted["outcome"] == "accepted"

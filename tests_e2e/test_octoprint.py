@@ -34,14 +34,13 @@ from custom_components.usage_stats.const import DOMAIN
 from devtools.octoprint_server import HOST, OctoPrintClient, OctoPrintServer, gcode_job
 
 from .conftest import (
-    HTTP_TIMEOUT,
     HomeAssistantConfig,
     add_octoprint_entry,
+    api_client,
     onboard,
     wait_for,
 )
 
-HA_RUNNING_TIMEOUT = 60.0
 # Home Assistant refreshes the octoprint entities at most every 10 s on request.
 SYNC_TIMEOUT = 45.0
 OCTOPRINT_TIMEOUT = 60.0
@@ -233,19 +232,9 @@ def test_jobs_of_a_real_octoprint_end_in_one_outcome_each(
     home_assistant = home_assistant_config.start()
     token = onboard(home_assistant.url)
     with (
-        httpx.Client(
-            base_url=home_assistant.url,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=HTTP_TIMEOUT,
-        ) as ha,
+        api_client(home_assistant, token) as ha,
         octoprint.client() as client,
     ):
-        wait_for(
-            "Home Assistant to be running",
-            lambda: ha.get("/api/config").json()["state"] == "RUNNING" or None,
-            HA_RUNNING_TIMEOUT,
-            process=home_assistant.process,
-        )
         add_usage_stats_with_defaults(ha)
         octoprint.wait_until_operational()
         entry = add_octoprint_entry(ha, octoprint)
@@ -312,17 +301,7 @@ def test_jobs_of_a_real_octoprint_end_in_one_outcome_each(
     # start this time, unloads and loads again cleanly.
     home_assistant_config.stop()
     home_assistant = home_assistant_config.start()
-    with httpx.Client(
-        base_url=home_assistant.url,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=HTTP_TIMEOUT,
-    ) as ha:
-        wait_for(
-            "Home Assistant to be running again",
-            lambda: ha.get("/api/config").json()["state"] == "RUNNING" or None,
-            HA_RUNNING_TIMEOUT,
-            process=home_assistant.process,
-        )
+    with api_client(home_assistant, token) as ha:
         (usage_stats,) = ha.get(
             "/api/config/config_entries/entry", params={"domain": DOMAIN}
         ).json()
