@@ -50,7 +50,7 @@ async def _action(hass: HomeAssistant, service: str) -> Any:
     )
 
 
-@pytest.mark.parametrize("command", [*COMMANDS, "set_consent"])
+@pytest.mark.parametrize("command", [*COMMANDS, "set_consent", "set_sections"])
 async def test_admin_only(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
@@ -60,7 +60,10 @@ async def test_admin_only(
 ) -> None:
     """A user who is not an administrator gets nothing and changes nothing."""
     client = await hass_ws_client(hass, hass_read_only_access_token)
-    data = {"level": "disabled"} if command == "set_consent" else {}
+    data = {
+        "set_consent": {"level": "disabled"},
+        "set_sections": {"sections": ["jobs"]},
+    }.get(command, {})
     msg = await _ws(client, command, **data)
     assert not msg["success"]
     assert msg["error"]["code"] == "unauthorized"
@@ -155,6 +158,14 @@ async def test_overview_and_days(
             "share_granted_at": None,
         },
         "levels": ["disabled", "local", "share"],
+        "report_version": {
+            "accepted": None,
+            "current": 2,
+            "declined": None,
+            "added": [],
+        },
+        "sections": ["printer_fleet", "features", "jobs", "events", "errors"],
+        "all_sections": ["printer_fleet", "features", "jobs", "events", "errors"],
         "endpoint": None,
         "format": "json",
         "retention_days": 90,

@@ -113,6 +113,8 @@ def seed_store(
         "level": "share",
         "changed_at": granted_at.isoformat(),
         "share_granted_at": granted_at.isoformat(),
+        # Accepted before report version 2 added the job outcome `interrupted`.
+        "report_version": 1,
     }
     data["installation_id"] = str(uuid.uuid4())
     data["days"] = days
@@ -256,6 +258,33 @@ def check_what_is_shown(
     page.screenshot(path=screenshots / "panel-light.png")
 
 
+def check_version_and_sections(panel: Locator, ha: httpx.Client) -> None:
+    """The accepted report version, what version 2 adds, accepting it; the sections."""
+    version = panel.locator("#report-version")
+    expect(version).to_contain_text("You accepted report version 1")
+    expect(version.locator("ul.added")).to_contain_text("interrupted")
+    assert "interrupted" not in call_action(ha, "preview")["payload"]["jobs"]
+    panel.locator("#accept-version").click()
+    expect(version).to_contain_text("You accepted report version 2")
+    expect(panel.locator("#accept-version")).to_have_count(0)
+    assert "interrupted" in call_action(ha, "preview")["payload"]["jobs"]
+
+    # Every section is shared; one left out disappears from the preview.
+    boxes = panel.locator("#sections input[type='checkbox']")
+    expect(boxes).to_have_count(5)
+    for index in range(5):
+        expect(boxes.nth(index)).to_be_checked()
+    panel.locator("#sections input[value='events']").uncheck()
+    expect(panel.locator("#sections input[value='events']")).not_to_be_checked()
+    expect(panel.locator(".message")).to_contain_text("Shared sections saved")
+    preview = call_action(ha, "preview")["payload"]
+    assert "events" not in preview
+    expect(panel.locator("#preview-json")).to_have_text(json.dumps(preview, indent=2))
+    panel.locator("#sections input[value='events']").check()
+    expect(panel.locator("#sections input[value='events']")).to_be_checked()
+    assert "events" in call_action(ha, "preview")["payload"]
+
+
 def check_send_and_download(
     page: Page, panel: Locator, ha: httpx.Client, days: Days
 ) -> None:
@@ -318,8 +347,17 @@ def check_delete_and_consent(panel: Locator, ha: httpx.Client, today: date) -> N
         "deletion"
     )
 
+    # Leaving share from the panel: the confirmation says what happens; cancel keeps it.
+    panel.locator("#consent input[value='local']").click()
+    dialog = panel.get_by_role("alertdialog")
+    expect(dialog).to_contain_text("deletion request")
+    expect(dialog).to_contain_text("installation id is replaced")
+    panel.locator("#cancel-leave").click()
+    expect(panel.locator("#consent input[value='share']")).to_be_checked()
+    assert call_action(ha, "export")["consent"]["level"] == "share"
     # Consent changed from the panel is the entry's option.
-    panel.locator("#consent input[value='local']").check()
+    panel.locator("#consent input[value='local']").click()
+    panel.locator("#confirm-leave").click()
     expect(panel.locator("#consent input[value='local']")).to_be_checked()
     expect(panel.locator("#submit")).to_have_count(0)
     assert call_action(ha, "export")["consent"]["level"] == "local"
@@ -386,6 +424,7 @@ def test_panel_in_a_browser(
         log_in(page, url, ADMIN, "/usage-stats")
         panel = page.locator("usage-stats-panel")
         check_what_is_shown(page, panel, ha, collector.url, screenshots)
+        check_version_and_sections(panel, ha)
         check_send_and_download(page, panel, ha, days)
         take_dark_and_narrow_screenshots(page, panel, screenshots)
         check_delete_and_consent(panel, ha, today)

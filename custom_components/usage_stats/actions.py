@@ -11,10 +11,12 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util.file import write_utf8_file
 
-from .const import CONF_CONSENT, CONF_ENDPOINT, DOMAIN, ConsentLevel
+from .catalogue import Section, metrics_added, report_version
+from .consent import shared_sections
+from .const import CONF_CONSENT, CONF_ENDPOINT, CONF_SECTIONS, DOMAIN, ConsentLevel
 from .coordinator import UsageStatsConfigEntry, UsageStatsCoordinator
 from .printers import KNOWN_PRINTER_INTEGRATIONS
-from .repairs import ISSUE_REPORT_VERSION
+from .repairs import ISSUE_REPORT_VERSION, async_check_report_version
 from .submission import ISSUES
 
 EXPORT_DIRECTORY: Final = DOMAIN
@@ -100,6 +102,84 @@ def set_consent(hass: HomeAssistant, entry: UsageStatsConfigEntry, level: str) -
     )
 
 
+@callback
+def set_sections(
+    hass: HomeAssistant, entry: UsageStatsConfigEntry, sections: list[str]
+) -> list[str]:
+    """Choose the report sections to share exactly as the options flow does.
+
+    Unknown names are refused; recording is not affected. Returns the sections
+    now shared, in the catalogue's order.
+    """
+    names = [section.value for section in Section]
+    if unknown := sorted(set(sections) - set(names)):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_section",
+            translation_placeholders={
+                "section": ", ".join(unknown),
+                "allowed": ", ".join(names),
+            },
+        )
+    chosen = [name for name in names if name in sections]
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, CONF_SECTIONS: chosen}
+    )
+    return chosen
+
+
+async def async_accept_report_version(
+    hass: HomeAssistant, version: int
+) -> dict[str, Any]:
+    """Accept a newer report version as the re-consent repair's fix flow does.
+
+    Only a sharing installation accepts, and only the current version newer than
+    the one it accepted; the repair issue is then withdrawn.
+    """
+    coordinator = loaded_coordinator(hass)
+    consent = coordinator.consent
+    current = report_version()
+    if consent.level is not ConsentLevel.SHARE or consent.report_version is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="share_required_to_accept"
+        )
+    if version != current or version <= consent.report_version:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_report_version",
+            translation_placeholders={
+                "version": str(version),
+                "accepted": str(consent.report_version),
+                "current": str(current),
+            },
+        )
+    await coordinator.async_answer_report_version(version, accept=True)
+    async_check_report_version(coordinator)
+    return {"accepted": version}
+
+
+def _report_version(coordinator: UsageStatsCoordinator) -> dict[str, Any]:
+    """Return the accepted report version and what the current one would add."""
+    consent = coordinator.consent
+    current = report_version()
+    accepted = consent.report_version
+    added = metrics_added(accepted, current) if accepted is not None else []
+    return {
+        "accepted": accepted,
+        "current": current,
+        "declined": consent.declined_version,
+        "added": [
+            {
+                "metric": item.metric.name,
+                "section": str(item.metric.section),
+                "label": item.label.name if item.label else None,
+                "values": list(item.values),
+            }
+            for item in added
+        ],
+    }
+
+
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -119,6 +199,13 @@ def overview(hass: HomeAssistant) -> dict[str, Any]:
             "share_granted_at": _iso(consent.share_granted_at),
         },
         "levels": [level.value for level in ConsentLevel],
+        "report_version": _report_version(coordinator),
+        "sections": [
+            section.value
+            for section in Section
+            if section in shared_sections(coordinator.config_entry.options)
+        ],
+        "all_sections": [section.value for section in Section],
         "endpoint": submission.endpoint,
         "format": submission.report_format.value,
         "retention_days": coordinator.retention_days,

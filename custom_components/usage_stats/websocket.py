@@ -18,6 +18,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 
 from . import actions
+from .catalogue import Section
 from .const import DOMAIN, SIGNAL_UPDATED, ConsentLevel
 
 PREFIX: Final = f"{DOMAIN}/"
@@ -35,6 +36,8 @@ def async_setup_websocket_api(hass: HomeAssistant) -> None:
         ws_delete,
         ws_submit,
         ws_set_consent,
+        ws_set_sections,
+        ws_accept_report_version,
         ws_subscribe,
     ):
         async_register_command(hass, command)
@@ -145,6 +148,44 @@ def ws_set_consent(
     coordinator = actions.loaded_coordinator(hass)
     actions.set_consent(hass, coordinator.config_entry, msg["level"])
     _send(connection, msg, {"level": msg["level"]})
+
+
+@websocket_command(
+    {
+        vol.Required("type"): f"{PREFIX}set_sections",
+        vol.Required("sections"): [vol.In([section.value for section in Section])],
+    }
+)
+@require_admin
+@callback
+def ws_set_sections(
+    hass: HomeAssistant,
+    connection: ActiveConnection,
+    msg: dict[str, Any],
+) -> None:
+    """Choose the report sections to share, as the options flow does."""
+    coordinator = actions.loaded_coordinator(hass)
+    chosen = actions.set_sections(hass, coordinator.config_entry, msg["sections"])
+    _send(connection, msg, {"sections": chosen})
+
+
+@websocket_command(
+    {
+        vol.Required("type"): f"{PREFIX}accept_report_version",
+        vol.Required("version"): vol.All(int, vol.Range(min=1)),
+    }
+)
+@require_admin
+@async_response
+async def ws_accept_report_version(
+    hass: HomeAssistant,
+    connection: ActiveConnection,
+    msg: dict[str, Any],
+) -> None:
+    """Accept a newer report version, as the re-consent repair does."""
+    _send(
+        connection, msg, await actions.async_accept_report_version(hass, msg["version"])
+    )
 
 
 @websocket_command({vol.Required("type"): f"{PREFIX}subscribe"})

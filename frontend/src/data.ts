@@ -4,7 +4,7 @@ import type { Days } from "./types";
 export const RANGES = [7, 30, 90, 0] as const; // 0: all kept days
 export type Range = (typeof RANGES)[number];
 
-export const JOB_OUTCOMES = ["started", "completed", "failed", "cancelled"] as const;
+export const JOB_OUTCOMES = ["started", "completed", "failed", "cancelled", "interrupted"] as const;
 export const DURATION_BUCKETS = [
   "lt_30m",
   "30m_1h",

@@ -118,6 +118,22 @@ export const styles = css`
     margin: 0;
     overflow-wrap: anywhere;
   }
+  #sections {
+    border: 1px solid var(--divider-color, #e0e0e0);
+    border-radius: 8px;
+    margin: 12px 0;
+    padding: 8px 12px;
+  }
+  #sections label.section {
+    display: block;
+    padding: 4px 0;
+  }
+  #report-version h3 {
+    margin-top: 16px;
+  }
+  ul.added code {
+    font-size: 0.9em;
+  }
   .section-head {
     display: flex;
     flex-wrap: wrap;

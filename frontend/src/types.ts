@@ -10,6 +10,14 @@ export interface Overview {
     share_granted_at: string | null;
   };
   levels: string[];
+  report_version: {
+    accepted: number | null;
+    current: number;
+    declined: number | null;
+    added: { metric: string; section: string; label: string | null; values: string[] }[];
+  };
+  sections: string[];
+  all_sections: string[];
   endpoint: string | null;
   format: string;
   retention_days: number;

@@ -1,6 +1,7 @@
 // The Usage Statistics sidebar panel: see, understand and control the statistics.
 import { html, LitElement, nothing, type PropertyValues, type TemplateResult } from "lit";
 import { property, state } from "lit/decorators.js";
+import { live } from "lit/directives/live.js";
 import "./chart";
 import { PALETTE, type ChartSpec } from "./chart";
 import {
@@ -49,6 +50,11 @@ export class UsageStatsPanel extends LitElement {
   @state() private message?: { text: string; error: boolean };
   @state() private busy = false;
   @state() private confirming = false;
+  /** The level below share waiting for the user's confirmation. */
+  @state() private leaving?: string;
+  /** What the user just chose, shown until the overview tells it (or the change fails). */
+  @state() private levelDraft?: string;
+  @state() private sectionsDraft?: string[];
   @state() private loadError?: string;
 
   private unsubscribe?: Promise<() => Promise<void>>;
@@ -124,7 +130,15 @@ export class UsageStatsPanel extends LitElement {
         this.ws<Preview>("preview"),
         this.ws<HistoryResult>("history"),
       ]);
-      Object.assign(this, { overview, days, preview, history, loadError: undefined });
+      Object.assign(this, {
+        overview,
+        days,
+        preview,
+        history,
+        loadError: undefined,
+        levelDraft: undefined,
+        sectionsDraft: undefined,
+      });
     } catch (err) {
       this.loadError = this.errorText(err as WsError);
     }
@@ -161,6 +175,8 @@ export class UsageStatsPanel extends LitElement {
       this.scheduleReload();
     } catch (err) {
       this.message = { text: this.errorText(err as WsError), error: true };
+      this.levelDraft = undefined;
+      this.sectionsDraft = undefined;
     } finally {
       this.busy = false;
     }
@@ -211,6 +227,7 @@ export class UsageStatsPanel extends LitElement {
         ${this.overview ? this.renderActions(this.overview) : nothing}
       </main>
       ${this.confirming ? this.renderConfirm() : nothing}
+      ${this.leaving ? this.renderLeave(this.leaving) : nothing}
     `;
   }
 
@@ -227,9 +244,9 @@ export class UsageStatsPanel extends LitElement {
                 type="radio"
                 name="consent"
                 .value=${level}
-                .checked=${consent.level === level}
+                .checked=${live((this.levelDraft ?? consent.level) === level)}
                 ?disabled=${this.busy}
-                @change=${() => this.run("set_consent", { level }, "consent_changed")}
+                @change=${() => this.chooseLevel(consent.level, level)}
               />
               <span class="level-name">${l(`level_${level}` as StringKey)}</span>
               <span class="level-text">${l(`level_${level}_text` as StringKey)}</span>
@@ -253,6 +270,8 @@ export class UsageStatsPanel extends LitElement {
               `
             : nothing}
         </dl>
+        ${consent.level === "share" ? this.renderReportVersion(overview) : nothing}
+        ${consent.level === "share" ? this.renderSections(overview) : nothing}
         ${submission.issues.map(
           (issue) => html`<p class="warning" role="alert">
             ${ISSUES.has(issue)
@@ -262,6 +281,77 @@ export class UsageStatsPanel extends LitElement {
         )}
       </section>
     `;
+  }
+
+  /** Leaving share withdraws what was sent: the user confirms first. */
+  private chooseLevel(current: string, level: string): void {
+    if (current === "share" && level !== "share") {
+      this.leaving = level;
+      return;
+    }
+    this.levelDraft = level;
+    void this.run("set_consent", { level }, "consent_changed");
+  }
+
+  private renderReportVersion(overview: Overview): TemplateResult {
+    const l = this.localize;
+    const version = overview.report_version;
+    const newer = version.added.length > 0;
+    return html`<div id="report-version">
+      <h3>${l("report_version_title")}</h3>
+      <p>
+        ${l("report_version_accepted", { accepted: version.accepted ?? "—", current: version.current })}
+      </p>
+      ${newer
+        ? html`<p>${l("report_version_adds", { current: version.current })}</p>
+            <ul class="added">
+              ${version.added.map(
+                (item) => html`<li>
+                  <code>${item.metric}</code> (${l(`section_${item.section}` as StringKey)})${item.label
+                    ? html`: <code>${item.label}</code> ${item.values.map((value) => html`<code>${value}</code> `)}`
+                    : nothing}
+                </li>`,
+              )}
+            </ul>
+            ${version.declined === version.current
+              ? html`<p class="hint">${l("report_version_declined", { current: version.current })}</p>`
+              : nothing}
+            <button
+              id="accept-version"
+              ?disabled=${this.busy}
+              @click=${() => this.run("accept_report_version", { version: version.current }, "report_version_done")}
+            >
+              ${l("report_version_accept", { current: version.current })}
+            </button>`
+        : html`<p class="hint">${l("report_version_current")}</p>`}
+    </div>`;
+  }
+
+  private renderSections(overview: Overview): TemplateResult {
+    const l = this.localize;
+    const chosen = new Set(this.sectionsDraft ?? overview.sections);
+    const toggle = (section: string, on: boolean) => {
+      const sections = overview.all_sections.filter((name) => (name === section ? on : chosen.has(name)));
+      this.sectionsDraft = sections;
+      void this.run("set_sections", { sections }, "sections_changed");
+    };
+    return html`<fieldset id="sections">
+      <legend>${l("sections_title")}</legend>
+      <p class="hint">${l("sections_hint")}</p>
+      ${overview.all_sections.map(
+        (section) => html`<label class="section">
+          <input
+            type="checkbox"
+            name="section"
+            .value=${section}
+            .checked=${live(chosen.has(section))}
+            ?disabled=${this.busy}
+            @change=${(event: Event) => toggle(section, (event.target as HTMLInputElement).checked)}
+          />
+          ${l(`section_${section}` as StringKey)}
+        </label>`,
+      )}
+    </fieldset>`;
   }
 
   private renderStatistics(overview: Overview, result: DaysResult): TemplateResult {
@@ -473,6 +563,30 @@ export class UsageStatsPanel extends LitElement {
         </div>
       </section>
     `;
+  }
+
+  private renderLeave(level: string): TemplateResult {
+    const l = this.localize;
+    return html`<div class="backdrop">
+      <div class="dialog card" role="alertdialog" aria-modal="true" aria-labelledby="leave-title">
+        <h2 id="leave-title">${l("leave_share_title", { level: l(`level_${level}` as StringKey) })}</h2>
+        <p>${l("leave_share_text")}</p>
+        <div class="buttons">
+          <button id="cancel-leave" @click=${() => (this.leaving = undefined)}>${l("cancel")}</button>
+          <button
+            id="confirm-leave"
+            class="danger"
+            @click=${async () => {
+              this.leaving = undefined;
+              this.levelDraft = level;
+              await this.run("set_consent", { level }, "consent_changed");
+            }}
+          >
+            ${l("leave_share_confirm")}
+          </button>
+        </div>
+      </div>
+    </div>`;
   }
 
   private renderConfirm(): TemplateResult {

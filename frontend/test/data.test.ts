@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import {
   breakdown,
@@ -7,6 +8,7 @@ import {
   errors,
   events,
   features,
+  JOB_OUTCOMES,
   jobsPerDay,
   printersByType,
 } from "../src/data";
@@ -14,7 +16,7 @@ import type { Days } from "../src/types";
 
 const DAYS: Days = {
   "2026-01-01": {
-    jobs: { "completed/prusa": 2, "failed/bambu_lab": 1, "started/prusa": 3 },
+    jobs: { "completed/prusa": 2, "failed/bambu_lab": 1, "started/prusa": 3, "interrupted/prusa": 1 },
     job_duration: { lt_30m: 1, "1h_2h": 2 },
     printers_by_type: { prusa: 2 },
     features: { "prusalink.light/on": 1, "prusalink.light/off": 1 },
@@ -52,7 +54,25 @@ test("jobs per day are summed over printer types, by outcome", () => {
     completed: [2, 0, 4],
     failed: [1, 0, 0],
     cancelled: [0, 0, 0],
+    interrupted: [1, 0, 0],
   });
+});
+
+test("the job outcomes are the catalogue's, each with a translation", () => {
+  const catalogue = readFileSync(
+    new URL("../../custom_components/usage_stats/catalogue.py", import.meta.url),
+    "utf8",
+  );
+  const tuple = /^JOB_OUTCOMES: Final = \(([^)]*)\)/m.exec(catalogue);
+  assert.ok(tuple);
+  const outcomes = [...tuple[1].matchAll(/"(\w+)"/g)].map((match) => match[1]);
+  assert.deepEqual([...JOB_OUTCOMES], outcomes);
+  for (const name of ["en.json", "de.json"]) {
+    const strings = JSON.parse(
+      readFileSync(new URL(`../src/translations/${name}`, import.meta.url), "utf8"),
+    ) as Record<string, string>;
+    for (const outcome of outcomes) assert.ok(strings[`outcome_${outcome}`], `${name}: ${outcome}`);
+  }
 });
 
 test("durations follow the catalogue's buckets", () => {

@@ -31,8 +31,20 @@ test("the source uses only keys that exist", () => {
   assert.ok(used.length > 40);
   for (const key of used) assert.ok(key in en, key);
   // Keys built from a level, status, outcome or bucket name.
-  for (const prefix of ["level_", "status_", "outcome_", "bucket_"]) {
+  for (const prefix of ["level_", "status_", "outcome_", "bucket_", "section_"]) {
     assert.ok(Object.keys(en).some((key) => key.startsWith(prefix)), prefix);
+  }
+});
+
+test("every report section has the options' text, in both languages", () => {
+  for (const name of ["en.json", "de.json"]) {
+    const panel = load(name);
+    const integration = JSON.parse(
+      readFileSync(new URL(`../../custom_components/usage_stats/translations/${name}`, import.meta.url), "utf8"),
+    ) as { selector: { sections: { options: Record<string, string> } } };
+    const options = integration.selector.sections.options;
+    assert.ok(Object.keys(options).length >= 5);
+    for (const [section, text] of Object.entries(options)) assert.equal(panel[`section_${section}`], text, name);
   }
 });
 
