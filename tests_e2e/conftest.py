@@ -288,16 +288,21 @@ def api_client(home_assistant: HomeAssistant, token: str) -> Iterator[httpx.Clie
         yield ha
 
 
-def onboard(url: str) -> str:
-    """Create the owner through the onboarding API and return an access token."""
+def onboard(
+    url: str, *, name: str = "End to end", username: str = "e2e", password: str = ""
+) -> str:
+    """Create the owner through the onboarding API and return an access token.
+
+    Without a `password` the owner gets a random one (nobody logs in with it).
+    """
     client_id = f"{url}/"
     response = httpx.post(
         f"{url}/api/onboarding/users",
         json={
             "client_id": client_id,
-            "name": "End to end",
-            "username": "e2e",
-            "password": uuid.uuid4().hex,
+            "name": name,
+            "username": username,
+            "password": password or uuid.uuid4().hex,
             "language": "en",
         },
         timeout=HTTP_TIMEOUT,

@@ -40,7 +40,7 @@ from custom_components.usage_stats.const import (
 )
 from custom_components.usage_stats.store import empty_data, snapshot
 
-from .conftest import Collector, HomeAssistantConfig, wait_for
+from .conftest import Collector, HomeAssistantConfig, api_client, onboard
 from .test_end_to_end import add_entry_with_share, call_action
 
 CHROMIUM = "/usr/bin/chromium"
@@ -52,7 +52,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-HTTP_TIMEOUT = 30.0
 UI_TIMEOUT_MS = 30_000
 WIDE = {"width": 1280, "height": 2000}
 NARROW = {"width": 390, "height": 844}
@@ -151,35 +150,6 @@ def skip_onboarding_but_the_owner(storage_dir: Path) -> None:
         ),
         encoding="utf-8",
     )
-
-
-def onboard(url: str) -> str:
-    """Create the owner, whose password is known, and return a token."""
-    client_id = f"{url}/"
-    response = httpx.post(
-        f"{url}/api/onboarding/users",
-        json={
-            "client_id": client_id,
-            "name": "Admin",
-            "username": ADMIN,
-            "password": PASSWORD,
-            "language": "en",
-        },
-        timeout=HTTP_TIMEOUT,
-    )
-    assert response.status_code == 200, response.text
-    response = httpx.post(
-        f"{url}/auth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": response.json()["auth_code"],
-            "client_id": client_id,
-        },
-        timeout=HTTP_TIMEOUT,
-    )
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
 
 
 @pytest.fixture
@@ -403,18 +373,8 @@ def test_panel_in_a_browser(
     skip_onboarding_but_the_owner(home_assistant_config.storage_dir)
     home_assistant = home_assistant_config.start()
     url = home_assistant.url
-    token = onboard(url)
-    with httpx.Client(
-        base_url=url,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=HTTP_TIMEOUT,
-    ) as ha:
-        wait_for(
-            "Home Assistant to be running",
-            lambda: ha.get("/api/config").json()["state"] == "RUNNING" or None,
-            60,
-            process=home_assistant.process,
-        )
+    token = onboard(url, name="Admin", username=ADMIN, password=PASSWORD)
+    with api_client(home_assistant, token) as ha:
         add_entry_with_share(ha, collector.url)
 
         # Tall enough for the whole panel in one screenshot.
