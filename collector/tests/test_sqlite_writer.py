@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
 from usage_stats_collector.sqlite_writer import MAX_BATCH, SqliteWriter, TransactionLostError
@@ -35,16 +34,16 @@ def stored(database: Path) -> list[int]:
         return [value for (value,) in connection.execute("SELECT value FROM numbers ORDER BY value")]
 
 
-def insert(value: int, *, keep: bool = True) -> Callable[[Connection], tuple[bool, Any]]:
-    def work(conn: Connection) -> tuple[bool, Any]:
-        conn.execute(text("INSERT INTO numbers (value) VALUES (:value)"), {"value": value})
+def insert(value: int, *, keep: bool = True) -> Callable[[sqlite3.Connection], tuple[bool, Any]]:
+    def work(conn: sqlite3.Connection) -> tuple[bool, Any]:
+        conn.execute("INSERT INTO numbers (value) VALUES (:value)", {"value": value})
         return keep, f"wrote {value}"
 
     return work
 
 
-def insert_then_fail(conn: Connection) -> tuple[bool, Any]:
-    conn.execute(text("INSERT INTO numbers (value) VALUES (3)"))
+def insert_then_fail(conn: sqlite3.Connection) -> tuple[bool, Any]:
+    conn.execute("INSERT INTO numbers (value) VALUES (3)")
     raise ValueError("bad work")
 
 
@@ -74,8 +73,8 @@ async def test_more_work_than_a_batch_is_written_in_several(writer: SqliteWriter
 async def test_a_failed_transaction_fails_every_piece_and_keeps_nothing(
     writer: SqliteWriter, database: Path
 ) -> None:
-    def break_transaction(conn: Connection) -> tuple[bool, Any]:
-        conn.exec_driver_sql("ROLLBACK")  # the commit of the batch will fail
+    def break_transaction(conn: sqlite3.Connection) -> tuple[bool, Any]:
+        conn.execute("ROLLBACK")  # the commit of the batch will fail
         return True, None
 
     results = await asyncio.gather(

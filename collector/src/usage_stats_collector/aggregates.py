@@ -10,6 +10,7 @@ concurrent writers on PostgreSQL do not queue on the same hot rows.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ Contributions = dict[tuple[str, str], int]
 _DESCRIPTORS = frozenset({ACTIVE, SECTION, *(f"install.{field}" for field in INSTALL_FIELDS)})
 
 
+@functools.lru_cache(maxsize=1024)  # on the intake path; reports name few distinct days
 def iso_week(day: dt.date) -> str:
     """Return the ISO week of a date as ``YYYY-Www`` (sorts correctly as text)."""
     year, week, _ = day.isocalendar()

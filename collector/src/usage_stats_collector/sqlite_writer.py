@@ -6,6 +6,10 @@ thread hand-off and a turn of the busy event loop while the lock is held. Here t
 work go to one thread in one hand-off and run in one transaction (``BEGIN IMMEDIATE``), each in its
 own savepoint, so that a piece that keeps nothing (a duplicate or rate-limited report) or fails is
 rolled back alone. Callers get their result only after the commit.
+
+The thread uses the ``sqlite3`` module directly, with statements rendered once by SQLAlchemy
+(``statements.py``): on this path the per-statement bookkeeping of an engine cost more than
+SQLite's own work, and the writer thread holds the interpreter lock while it runs Python.
 """
 
 from __future__ import annotations
@@ -16,13 +20,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL
 
 MAX_BATCH = 64
 
 # Work for the writer thread: returns whether to keep what it wrote, and its result.
-Work = Callable[[Connection], tuple[bool, Any]]
+Work = Callable[[sqlite3.Connection], tuple[bool, Any]]
 
 
 def set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -34,26 +37,14 @@ def set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _connect(dbapi_connection: Any, record: Any) -> None:
-    # Leave BEGIN to SQLAlchemy (below) instead of the sqlite3 module, so savepoints work.
-    dbapi_connection.isolation_level = None
-    set_sqlite_pragmas(dbapi_connection, record)
-
-
-def _begin(conn: Connection) -> None:
-    # Take the write lock at the start: reads of the transaction then see what it will change.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
 class SqliteWriter:
-    """Runs writes in batches on one thread with its own (synchronous) connection."""
+    """Runs writes in batches on one thread with its own ``sqlite3`` connection."""
 
     def __init__(self, url: URL, lock: asyncio.Lock) -> None:
-        self._engine: Engine = create_engine(
-            url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0, hide_parameters=True
-        )
-        event.listen(self._engine, "connect", _connect)
-        event.listen(self._engine, "begin", _begin)
+        if not url.database or url.database == ":memory:":
+            raise ValueError("the SQLite writer needs a database file")
+        self._database = url.database
+        self._connection: sqlite3.Connection | None = None  # opened in the writer thread
         self._lock = lock
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-stats-sqlite")
         self._pending: list[tuple[Work, asyncio.Future[Any]]] = []
@@ -75,8 +66,7 @@ class SqliteWriter:
         if self._closed:
             return
         self._closed = True
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._engine.dispose)
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._disconnect)
         self._executor.shutdown()
 
     async def _drain(self) -> None:
@@ -85,7 +75,7 @@ class SqliteWriter:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
                 async with self._lock:
-                    results = await loop.run_in_executor(self._executor, _write, self._engine, batch)
+                    results = await loop.run_in_executor(self._executor, self._write, batch)
             except Exception as err:  # the transaction failed: nothing of the batch is stored
                 results = [err] * len(batch)
             for (_, future), result in zip(batch, results, strict=True):
@@ -96,29 +86,48 @@ class SqliteWriter:
                 else:
                     future.set_result(result)
 
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            # Autocommit mode: the transaction and its savepoints are the writer's own statements.
+            connection = sqlite3.connect(self._database, isolation_level=None, check_same_thread=False)
+            set_sqlite_pragmas(connection, None)
+            self._connection = connection
+        return self._connection
 
-def _write(engine: Engine, batch: list[tuple[Work, asyncio.Future[Any]]]) -> list[Any]:
-    """Run a batch in one transaction (in the writer thread); an exception is the result of its work."""
-    results: list[Any] = []
-    with engine.connect() as conn, conn.begin():
-        sqlite = conn.connection.driver_connection
-        assert isinstance(sqlite, sqlite3.Connection)
-        for work, _ in batch:
-            try:
-                with conn.begin_nested() as savepoint:
-                    keep, result = work(conn)
-                    if not keep:
-                        savepoint.rollback()
-            except Exception as err:  # this work alone fails; its savepoint is rolled back
-                result = err
-            if not sqlite.in_transaction:
-                # Some errors make SQLite roll back the whole transaction, and a commit would then
-                # silently do nothing: fail the batch rather than report work as stored.
-                raise TransactionLostError("SQLite rolled back the transaction of a batch") from (
-                    result if isinstance(result, Exception) else None
-                )
-            results.append(result)
-    return results
+    def _disconnect(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _write(self, batch: list[tuple[Work, asyncio.Future[Any]]]) -> list[Any]:
+        """Run a batch in one transaction (in the writer thread); an exception is the result of its work."""
+        connection = self._connect()
+        results: list[Any] = []
+        # Take the write lock at the start: reads of the transaction then see what it will change.
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for work, _ in batch:
+                connection.execute("SAVEPOINT work")
+                try:
+                    keep, result = work(connection)
+                except Exception as err:  # this work alone fails; its savepoint is rolled back
+                    keep, result = False, err
+                if not connection.in_transaction:
+                    # Some errors make SQLite roll back the whole transaction, and a commit would
+                    # then silently do nothing: fail the batch rather than report work as stored.
+                    raise TransactionLostError("SQLite rolled back the transaction of a batch") from (
+                        result if isinstance(result, Exception) else None
+                    )
+                if not keep:
+                    connection.execute("ROLLBACK TO work")
+                connection.execute("RELEASE work")
+                results.append(result)
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        return results
 
 
 class TransactionLostError(Exception):

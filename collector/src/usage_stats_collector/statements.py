@@ -2,7 +2,8 @@
 
 On SQLite a report takes one statement per step: store it, claim the installation's hour, read the
 installation's earlier reports of the week, add its contributions (``executemany``). The writer
-thread runs them without a hand-off between steps (``sqlite_writer.py``).
+thread runs them through the ``sqlite3`` module, as SQL rendered here once, without a hand-off
+between steps (``sqlite_writer.py``).
 
 On PostgreSQL the same steps are one statement (:data:`PostgresStatements.submit`): data-modifying
 CTEs store the report, claim the hour only when the report is new (which locks the installation's
@@ -45,6 +46,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from .models import aggregates, installation_rate, new_installations, reports
 
 _AGGREGATE_KEY = [aggregates.c.week, aggregates.c.metric, aggregates.c.key, aggregates.c.shard]
+AGGREGATE_COLUMNS = ["week", "metric", "key", "shard", "total", "installations"]
 
 
 def _insert_report(insert: Any) -> Insert:
@@ -158,28 +160,34 @@ def _known() -> Select[Any]:
 
 @dataclass(frozen=True, slots=True)
 class SqliteStatements:
-    """One statement per step of a submission; ``add_rows`` adds aggregate rows (``executemany``)."""
+    """One statement per step of a submission, as SQL for the ``sqlite3`` module of the writer thread
+    (named parameters; ``add_tuples`` takes rows in :data:`AGGREGATE_COLUMNS` order, for
+    ``executemany``); ``add_rows`` and ``tombstone`` are for an SQLAlchemy connection.
+    """
 
-    insert_report: TextClause
-    claim_hour: TextClause
-    earlier: Select[Any]
+    insert_report: str
+    claim_hour: str
+    earlier: str
+    add_tuples: str
+    last_accepted: str
+    known: str
+    count_new: str
     add_rows: TextClause
-    last_accepted: Select[Any]
-    known: Select[Any]
-    count_new: TextClause
     tombstone: TextClause
 
     @classmethod
     def build(cls) -> SqliteStatements:
         dialect = sqlite.dialect(paramstyle="named")
+        add_up = _add_up(sqlite.insert(aggregates))
         return cls(
-            insert_report=cacheable(_insert_report(sqlite.insert), dialect),
-            claim_hour=cacheable(_claim_hour(sqlite.insert), dialect),
-            earlier=_earlier(),
-            add_rows=cacheable(_add_up(sqlite.insert(aggregates)), dialect),
-            last_accepted=_rate_of(),
-            known=_known(),
-            count_new=cacheable(_count_new_installation(sqlite.insert), dialect),
+            insert_report=rendered(_insert_report(sqlite.insert), dialect),
+            claim_hour=rendered(_claim_hour(sqlite.insert), dialect),
+            earlier=rendered(_earlier(), dialect),
+            add_tuples=rendered(add_up, sqlite.dialect(paramstyle="qmark"), AGGREGATE_COLUMNS),
+            last_accepted=rendered(_rate_of(), dialect),
+            known=rendered(_known(), dialect),
+            count_new=rendered(_count_new_installation(sqlite.insert), dialect),
+            add_rows=cacheable(add_up, dialect),
             tombstone=cacheable(_tombstone(sqlite.insert), dialect),
         )
 
@@ -204,9 +212,6 @@ def _contribution_rows() -> Select[Any]:
         rows.c.total,
         rows.c.installations,
     ).order_by(rows.c.position)
-
-
-_AGGREGATE_COLUMNS = ["week", "metric", "key", "shard", "total", "installations"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +268,7 @@ class PostgresStatements:
         )
         rows = _contribution_rows()
         first_of_week = rows.where(exists(current), ~exists(select(earlier.c.payload)))
-        added = _add_up(postgresql.insert(aggregates).from_select(_AGGREGATE_COLUMNS, first_of_week)).cte(
+        added = _add_up(postgresql.insert(aggregates).from_select(AGGREGATE_COLUMNS, first_of_week)).cte(
             "added"
         )
         submit = select(
@@ -272,7 +277,7 @@ class PostgresStatements:
             exists(current).label("current"),
             func.array(select(earlier.c.payload).scalar_subquery()).label("earlier"),
         ).add_cte(added)
-        add = _add_up(postgresql.insert(aggregates).from_select(_AGGREGATE_COLUMNS, rows))
+        add = _add_up(postgresql.insert(aggregates).from_select(AGGREGATE_COLUMNS, rows))
         return cls(
             submit=cacheable(submit, dialect),
             add=cacheable(add, dialect),
@@ -299,3 +304,11 @@ def cacheable(statement: Any, dialect: Dialect) -> TextClause:
     ]
     # A PostgreSQL cast (``:name::TYPE[]``) would not be read as a parameter by text(): escape it.
     return text(str(compiled).replace("::", r"\:\:")).bindparams(*binds)
+
+
+def rendered(statement: Any, dialect: Dialect, positions: list[str] | None = None) -> str:
+    """A statement's SQL for a DB-API driver; with ``positions``, check its positional parameters."""
+    compiled = statement.compile(dialect=dialect)
+    if positions is not None and list(compiled.positiontup or ()) != positions:
+        raise ValueError(f"parameters in the order {compiled.positiontup}, not {positions}")
+    return str(compiled)

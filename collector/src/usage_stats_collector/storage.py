@@ -19,6 +19,7 @@ import contextlib
 import datetime as dt
 import json
 import math
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -453,7 +454,7 @@ class Storage:
             await conn.commit()
 
 
-def _refused(state: Row[Any], params: Mapping[str, Any]) -> SubmitResult:
+def _refused(state: Row[Any] | tuple[Any, ...], params: Mapping[str, Any]) -> SubmitResult:
     """Why a report did not claim the installation's row: deleted, or reported within the hour."""
     last_accepted, deleted_at = state
     if deleted_at is not None:
@@ -470,18 +471,12 @@ def _too_many_new(params: Mapping[str, Any]) -> SubmitResult:
     return SubmitResult(Outcome.TOO_MANY_NEW, retry_after=max(1, math.ceil(next_week - params["b_now"])))
 
 
-def _rows(item: StoredReport, seen: set[tuple[str, str]]) -> list[dict[str, Any]]:
-    """The aggregate rows of a report, sorted (a stable lock order); keys in ``seen`` add no installation."""
-    shard = shard_of(item.installation_id)
+def _rows(item: StoredReport, seen: set[tuple[str, str]]) -> list[tuple[str, str, str, int, int, int]]:
+    """The aggregate rows of a report in ``AGGREGATE_COLUMNS`` order, sorted (a stable lock order);
+    keys in ``seen`` add no installation."""
+    week, shard = item.week, shard_of(item.installation_id)
     return [
-        {
-            "week": item.week,
-            "metric": metric,
-            "key": key,
-            "shard": shard,
-            "total": value,
-            "installations": 0 if (metric, key) in seen else 1,
-        }
+        (week, metric, key, shard, value, 0 if (metric, key) in seen else 1)
         for (metric, key), value in sorted(item.contributions.items())
     ]
 
@@ -525,26 +520,27 @@ async def _submit_postgresql(
 
 
 def _submit_sqlite(
-    conn: Connection, statements: SqliteStatements, item: StoredReport, params: dict[str, Any]
+    conn: sqlite3.Connection, statements: SqliteStatements, item: StoredReport, params: dict[str, Any]
 ) -> tuple[bool, SubmitResult]:
     """The same steps as on PostgreSQL, one statement each, in the SQLite writer thread.
 
     Returns whether to keep what was written, and the outcome.
     """
-    report_id = conn.execute(statements.insert_report, params).scalar()
-    if report_id is None:
+    params["b_period_start"] = item.period_start.isoformat()  # as SQLAlchemy stores a date
+    inserted = conn.execute(statements.insert_report, params).fetchall()
+    if not inserted:
         return False, SubmitResult(Outcome.DUPLICATE)
-    params["b_id"] = report_id
-    if conn.execute(statements.claim_hour, params).first() is None:
-        return False, _refused(conn.execute(statements.last_accepted, params).one(), params)
+    params["b_id"] = inserted[0][0]
+    if not conn.execute(statements.claim_hour, params).fetchall():
+        return False, _refused(conn.execute(statements.last_accepted, params).fetchone(), params)
     if (
         params["b_cap"]
-        and not conn.execute(statements.known, params).scalar()
-        and conn.execute(statements.count_new, params).first() is None
+        and not conn.execute(statements.known, params).fetchone()[0]
+        and not conn.execute(statements.count_new, params).fetchall()
     ):
         return False, _too_many_new(params)
-    seen = _seen(conn.execute(statements.earlier, params).scalars())
-    conn.execute(statements.add_rows, _rows(item, seen))
+    seen = _seen(payload for (payload,) in conn.execute(statements.earlier, params))
+    conn.executemany(statements.add_tuples, _rows(item, seen))
     return True, SubmitResult(Outcome.ACCEPTED)
 
 
