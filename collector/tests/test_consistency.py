@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from collector_testlib import aggregates_of_stored_reports, fixed_clock, make_report, new_id
 from usage_stats_collector.app import Settings, create_app
 from usage_stats_collector.statements import PostgresStatements
-from usage_stats_collector.storage import Outcome, Storage, _submit_postgresql
+from usage_stats_collector.storage import Outcome, Storage
+from usage_stats_collector.submission import submit_postgresql
 
 PAIRS = 60
 
@@ -135,6 +136,11 @@ async def _wait_until_blocked_by(storage: Storage, pid: int) -> None:
     raise AssertionError("nothing waited for the lock")
 
 
+async def _driver(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under an SQLAlchemy connection (in the transaction it began)."""
+    return (await conn.get_raw_connection()).driver_connection
+
+
 @contextlib.asynccontextmanager
 async def _open_transaction(storage: Storage) -> AsyncIterator[tuple[AsyncConnection, int]]:
     if storage.is_sqlite:
@@ -156,7 +162,7 @@ async def test_report_committed_while_a_second_report_waits(
     async with _open_transaction(first) as (conn, pid):
         item, params = first.prepare(make_report(installation, events={"custom_a": 1}), now)
         assert isinstance(first._statements, PostgresStatements)
-        outcome = await _submit_postgresql(conn, first._statements, item, params)
+        outcome = await submit_postgresql(await _driver(conn), first._statements, item, params)
         assert outcome.outcome is Outcome.ACCEPTED
         waiting = asyncio.create_task(
             second.submit_report(make_report(installation, events={"custom_a": 2}), now=now + 3600)
@@ -195,7 +201,7 @@ async def test_deletion_waiting_for_a_report_deletes_and_subtracts_it(
         item, params = reporting.prepare(make_report(installation), time.time())
         assert isinstance(reporting._statements, PostgresStatements)
         assert (
-            await _submit_postgresql(conn, reporting._statements, item, params)
+            await submit_postgresql(await _driver(conn), reporting._statements, item, params)
         ).outcome is Outcome.ACCEPTED
         waiting = asyncio.create_task(deleting.delete_installation(installation))
         await _wait_until_blocked_by(deleting, pid)

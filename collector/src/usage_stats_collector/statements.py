@@ -20,6 +20,7 @@ a duplicate or rate-limited report.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
 from .models import aggregates, installation_rate, new_installations, reports
 
@@ -230,13 +232,13 @@ class PostgresStatements:
     back. ``add_rows`` adds many rows of any weeks and shards (``executemany``, for bulk loads).
     """
 
-    submit: TextClause
-    add: TextClause
+    submit: Positional
+    add: Positional
+    last_accepted: Positional
+    earlier: Positional
+    known: Positional
+    count_new: Positional
     add_rows: TextClause
-    last_accepted: Select[Any]
-    earlier: Select[Any]
-    known: Select[Any]
-    count_new: TextClause
     tombstone: TextClause
 
     @classmethod
@@ -279,15 +281,51 @@ class PostgresStatements:
         ).add_cte(added)
         add = _add_up(postgresql.insert(aggregates).from_select(AGGREGATE_COLUMNS, rows))
         return cls(
-            submit=cacheable(submit, dialect),
-            add=cacheable(add, dialect),
+            submit=Positional.of(submit),
+            add=Positional.of(add),
+            last_accepted=Positional.of(_rate_of()),
+            earlier=Positional.of(_earlier()),
+            known=Positional.of(_known()),
+            count_new=Positional.of(_count_new_installation(postgresql.insert)),
             add_rows=cacheable(_add_up(postgresql.insert(aggregates)), dialect),
-            last_accepted=_rate_of(),
-            earlier=_earlier(),
-            known=_known(),
-            count_new=cacheable(_count_new_installation(postgresql.insert), dialect),
             tombstone=cacheable(_tombstone(postgresql.insert), dialect),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Positional:
+    """A statement rendered for asyncpg, run on its connections directly (the intake path).
+
+    The SQL has numbered parameters with casts (``$1::VARCHAR``), as SQLAlchemy's asyncpg dialect
+    renders them; ``names`` are the parameters' names in the order of their numbers. asyncpg
+    prepares each statement once per connection and keeps it.
+    """
+
+    sql: str
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, statement: Any) -> Positional:
+        compiled = statement.compile(dialect=asyncpg_dialect.dialect())  # type: ignore[no-untyped-call]
+        return cls(str(compiled), tuple(compiled.positiontup or ()))
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        """The values of the parameters, in order."""
+        return [params[name] for name in self.names]
+
+    async def fetchrow(self, conn: Any, params: Mapping[str, Any]) -> Any:
+        rows = await conn.fetch(self.sql, *self.args(params))
+        return rows[0] if rows else None
+
+    async def fetchval(self, conn: Any, params: Mapping[str, Any]) -> Any:
+        return await conn.fetchval(self.sql, *self.args(params))
+
+    async def fetch(self, conn: Any, params: Mapping[str, Any]) -> list[Any]:
+        rows: list[Any] = await conn.fetch(self.sql, *self.args(params))
+        return rows
+
+    async def execute(self, conn: Any, params: Mapping[str, Any]) -> None:
+        await conn.execute(self.sql, *self.args(params))
 
 
 def cacheable(statement: Any, dialect: Dialect) -> TextClause:

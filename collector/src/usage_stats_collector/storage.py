@@ -7,9 +7,10 @@ report, its rate-limit row and its aggregate contributions are written in one tr
 report and a deletion of the same installation serialise on the installation's rate row (the
 deletion writes a tombstone into it), so aggregates always equal what the stored reports give.
 
-How a report is written differs by backend, for speed (``statements.py``): on PostgreSQL one
-statement does all of it; on SQLite the reports that arrive together are written by one thread in
-one transaction, each in its own savepoint (``sqlite_writer.py``).
+How a report is written differs by backend, for speed (``submission.py``, ``statements.py``): on
+PostgreSQL one statement does all of it, on a pool of plain asyncpg connections; on SQLite the
+reports that arrive together are written by one thread in one transaction, each in its own
+savepoint (``sqlite_writer.py``). Everything else goes through SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -18,20 +19,16 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import math
-import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
     Connection,
-    Row,
     bindparam,
     delete,
     event,
@@ -46,60 +43,21 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from .aggregates import SHARDS, Contributions, contributions, iso_week, shard_of
+from .aggregates import SHARDS, contributions, iso_week, shard_of
 from .models import aggregates, installation_rate, new_installations, published_weeks, reports
 from .sqlite_writer import SqliteWriter, set_sqlite_pragmas
 from .statements import PostgresStatements, SqliteStatements
+from .submission import (
+    RATE_LIMIT_SECONDS,
+    Outcome,
+    StoredReport,
+    SubmitResult,
+    submit_postgresql,
+    submit_sqlite,
+)
 
-RATE_LIMIT_SECONDS = 3600
+__all__ = ["Outcome", "Storage", "StoredReport", "SubmitResult", "normalize_url"]
 _MIGRATION_LOCK_ID = 0x7573_6167  # "usag": serialises migrations of processes starting together
-
-
-class Outcome(StrEnum):
-    """What happened to a submitted report."""
-
-    ACCEPTED = "accepted"
-    DUPLICATE = "duplicate"
-    RATE_LIMITED = "rate_limited"
-    DELETED = "deleted"
-    TOO_MANY_NEW = "too_many_new_installations"
-
-
-@dataclass(frozen=True, slots=True)
-class SubmitResult:
-    """The outcome of a submission; ``retry_after`` is set when rate limited (either limit)."""
-
-    outcome: Outcome
-    retry_after: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredReport:
-    """A validated report prepared for storage."""
-
-    submission_id: str
-    installation_id: str
-    period_start: dt.date
-    received_at: float
-    payload: str
-    contributions: Contributions
-
-    @property
-    def week(self) -> str:
-        """ISO week of the period start."""
-        return iso_week(self.period_start)
-
-    @classmethod
-    def from_report(cls, report: Mapping[str, Any], received_at: float) -> StoredReport:
-        """Prepare a report that passed schema validation."""
-        return cls(
-            submission_id=report["submission_id"],
-            installation_id=report["installation_id"],
-            period_start=dt.date.fromisoformat(report["period"]["start"]),
-            received_at=received_at,
-            payload=json.dumps(report, separators=(",", ":"), sort_keys=True),
-            contributions=contributions(report),
-        )
 
 
 def normalize_url(url: str) -> URL:
@@ -162,6 +120,9 @@ class Storage:
         # correctness, which the database keeps.
         self._sqlite_lock = asyncio.Lock()
         self._sqlite = SqliteWriter(self.url, self._sqlite_lock) if self.is_sqlite else None
+        self._pool_size = pool_size
+        self._intake: asyncpg.Pool | None = None  # PostgreSQL: opened on the first report
+        self._intake_lock = asyncio.Lock()
 
     @contextlib.asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
@@ -176,6 +137,9 @@ class Storage:
         """Finish queued writes and close all connections."""
         if self._sqlite is not None:
             await self._sqlite.close()
+        if self._intake is not None:
+            await self._intake.close()
+            self._intake = None
         await self.engine.dispose()
 
     async def migrate(self) -> None:
@@ -206,16 +170,37 @@ class Storage:
         if isinstance(statements, SqliteStatements):
             assert self._sqlite is not None
             result: SubmitResult = await self._sqlite.run(
-                lambda conn: _submit_sqlite(conn, statements, item, params)
+                lambda conn: submit_sqlite(conn, statements, item, params)
             )
             return result
-        async with self.engine.connect() as conn:
-            result = await _submit_postgresql(conn, statements, item, params)
-            if result.outcome is Outcome.ACCEPTED:
-                await conn.commit()
-            else:
-                await conn.rollback()
+        pool = self._intake or await self._open_intake()
+        async with pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    result = await submit_postgresql(conn, statements, item, params)
+                    if result.outcome is not Outcome.ACCEPTED:
+                        raise _RollBackError(result)
+            except _RollBackError as refused:
+                result = refused.result
         return result
+
+    async def _open_intake(self) -> asyncpg.Pool:
+        """The asyncpg pool of the intake path, with the engine's connection settings."""
+        async with self._intake_lock:
+            if self._intake is None:
+                _, options = self.engine.dialect.create_connect_args(self.url)
+                for unused in (
+                    "async_fallback",
+                    "prepared_statement_cache_size",
+                    "prepared_statement_name_func",
+                ):
+                    options.pop(unused, None)
+                if self.schema is not None:
+                    options["server_settings"] = {"search_path": self.schema}
+                self._intake = await asyncpg.create_pool(
+                    min_size=0, max_size=self._pool_size, reset=_session_unchanged, **options
+                )
+            return self._intake
 
     def prepare(self, report: Mapping[str, Any], now: float | None) -> tuple[StoredReport, dict[str, Any]]:
         """A report and the bind parameters of its submission."""
@@ -454,106 +439,22 @@ class Storage:
             await conn.commit()
 
 
-def _refused(state: Row[Any] | tuple[Any, ...], params: Mapping[str, Any]) -> SubmitResult:
-    """Why a report did not claim the installation's row: deleted, or reported within the hour."""
-    last_accepted, deleted_at = state
-    if deleted_at is not None:
-        return SubmitResult(Outcome.DELETED)
-    wait = max(1, math.ceil(last_accepted + RATE_LIMIT_SECONDS - params["b_now"]))
-    return SubmitResult(Outcome.RATE_LIMITED, retry_after=wait)
-
-
-def _too_many_new(params: Mapping[str, Any]) -> SubmitResult:
-    """Refuse a new installation until the next ISO week (of receipt) begins."""
-    received = dt.datetime.fromtimestamp(params["b_now"], dt.UTC)
-    monday = received.date() + dt.timedelta(days=7 - received.weekday())
-    next_week = dt.datetime.combine(monday, dt.time(), dt.UTC).timestamp()
-    return SubmitResult(Outcome.TOO_MANY_NEW, retry_after=max(1, math.ceil(next_week - params["b_now"])))
-
-
-def _rows(item: StoredReport, seen: set[tuple[str, str]]) -> list[tuple[str, str, str, int, int, int]]:
-    """The aggregate rows of a report in ``AGGREGATE_COLUMNS`` order, sorted (a stable lock order);
-    keys in ``seen`` add no installation."""
-    week, shard = item.week, shard_of(item.installation_id)
-    return [
-        (week, metric, key, shard, value, 0 if (metric, key) in seen else 1)
-        for (metric, key), value in sorted(item.contributions.items())
-    ]
-
-
-async def _submit_postgresql(
-    conn: AsyncConnection,
-    statements: PostgresStatements,
-    item: StoredReport,
-    params: dict[str, Any],
-) -> SubmitResult:
-    """One statement stores the report, claims the hour and, usually, adds the contributions."""
-    keys = sorted(item.contributions)
-    params |= {
-        "b_metrics": [metric for metric, _ in keys],
-        "b_keys": [key for _, key in keys],
-        "b_totals": [item.contributions[key] for key in keys],
-        "b_installations": [1] * len(keys),
-    }
-    report_id, claimed, current, earlier = (await conn.execute(statements.submit, params)).one()
-    if report_id is None:
-        return SubmitResult(Outcome.DUPLICATE)
-    params["b_id"] = report_id
-    if not claimed:
-        return _refused((await conn.execute(statements.last_accepted, params)).one(), params)
-    if (
-        params["b_cap"]
-        and not (await conn.execute(statements.known, params)).scalar()
-        and (await conn.execute(statements.count_new, params)).first() is None
-    ):
-        return _too_many_new(params)
-    if not current:
-        # Another transaction changed the installation's row after this statement's snapshot was
-        # taken: read the earlier reports again, now that the row is locked.
-        earlier = (await conn.execute(statements.earlier, params)).scalars().all()
-    if earlier or not current:
-        # A second report of the week: count the installation once per key.
-        seen = _seen(earlier)
-        params["b_installations"] = [0 if key in seen else 1 for key in keys]
-        await conn.execute(statements.add, params)
-    return SubmitResult(Outcome.ACCEPTED)
-
-
-def _submit_sqlite(
-    conn: sqlite3.Connection, statements: SqliteStatements, item: StoredReport, params: dict[str, Any]
-) -> tuple[bool, SubmitResult]:
-    """The same steps as on PostgreSQL, one statement each, in the SQLite writer thread.
-
-    Returns whether to keep what was written, and the outcome.
-    """
-    params["b_period_start"] = item.period_start.isoformat()  # as SQLAlchemy stores a date
-    inserted = conn.execute(statements.insert_report, params).fetchall()
-    if not inserted:
-        return False, SubmitResult(Outcome.DUPLICATE)
-    params["b_id"] = inserted[0][0]
-    if not conn.execute(statements.claim_hour, params).fetchall():
-        return False, _refused(conn.execute(statements.last_accepted, params).fetchone(), params)
-    if (
-        params["b_cap"]
-        and not conn.execute(statements.known, params).fetchone()[0]
-        and not conn.execute(statements.count_new, params).fetchall()
-    ):
-        return False, _too_many_new(params)
-    seen = _seen(payload for (payload,) in conn.execute(statements.earlier, params))
-    conn.executemany(statements.add_tuples, _rows(item, seen))
-    return True, SubmitResult(Outcome.ACCEPTED)
-
-
-def _seen(payloads: Iterable[str]) -> set[tuple[str, str]]:
-    """The keys that earlier reports of the week already contributed."""
-    seen: set[tuple[str, str]] = set()
-    for payload in payloads:
-        seen.update(contributions(json.loads(payload)))
-    return seen
-
-
 def _upgrade(connection: Connection) -> None:
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+class _RollBackError(Exception):
+    """Leaves a submission's transaction, rolling it back, with the outcome of a refused report."""
+
+    def __init__(self, result: SubmitResult) -> None:
+        super().__init__(result.outcome)
+        self.result = result
+
+
+async def _session_unchanged(_conn: asyncpg.Connection) -> None:
+    """The intake changes no session state (settings, locks, listeners): a connection goes back to
+    the pool without the reset query that asyncpg runs by default (a round trip per report). An
+    open transaction is still rolled back by the pool."""
