@@ -36,6 +36,17 @@ async def test_a_4301_digit_integer_is_400(client: Client, storage: Storage) -> 
     assert await storage.count_reports() == 0
 
 
+async def test_a_name_ending_in_a_newline_is_400(client: Client, storage: Storage) -> None:
+    """Python's re lets a pattern's "$" match before a final newline; the schema's names may not."""
+    report = make_report()
+    report["installation"]["country_code"] = "DE\n"
+    status, body = await _post(client, "/v1/reports", json.dumps(report))
+    assert status == 400
+    assert body["error"].startswith("$.installation.country_code: ")
+    assert _short(body["error"])
+    assert await storage.count_reports() == 0
+
+
 @pytest.mark.parametrize("number", ["2.0", "1e9", "-0", "1E2", "NaN", "Infinity", "12345678901234567890123"])
 async def test_integers_are_integers(client: Client, storage: Storage, number: str) -> None:
     report = json.dumps(make_report()).replace('"printers": 2', f'"printers": {number}')

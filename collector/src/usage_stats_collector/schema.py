@@ -1,21 +1,22 @@
 """Load the shared wire contract (the JSON Schemas in the repository's ``schemas/``) and validate.
 
-Documents are checked by a validator that fastjsonschema compiles from the schema (about ten times
-faster than interpreting it, which matters on the intake path); only a rejected document is
-validated again by jsonschema, the reference implementation, to produce a short, precise reason.
+Documents are checked by jsonschema-rs (compiled, about a hundred times faster than interpreting the
+schema in Python, which matters on the intake path: 10 µs instead of 1 ms for a typical report, and
+ten times faster than fastjsonschema, used before). It never fetches anything (``offline``). Only a
+rejected document is validated again by jsonschema, the reference implementation, for a short,
+precise reason.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import fastjsonschema
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
@@ -70,9 +71,10 @@ def _is_date(value: str) -> bool:
 
 
 @cache
-def _compiled(name: str) -> Callable[[Any], Any]:
-    validate: Callable[[Any], Any] = fastjsonschema.compile(_schema(name), formats={"date": _is_date})
-    return validate
+def _compiled(name: str) -> jsonschema_rs.Validator:
+    return jsonschema_rs.validator_for(
+        _schema(name), formats={"date": _is_date}, validate_formats=True, offline=True
+    )
 
 
 def _reason(error: ValidationError) -> str:
@@ -84,14 +86,20 @@ def _reason(error: ValidationError) -> str:
 
 def validate(name: str, document: Any) -> str | None:
     """Validate ``document`` against schema ``name``; return a short reason or None when valid."""
-    try:
-        _compiled(name)(document)
-    except fastjsonschema.JsonSchemaValueException as rejected:
-        error = best_match(_validator(name).iter_errors(document))
-        if error is None:  # pragma: no cover - both validators implement the same schema
-            return str(rejected.message)[:160]
+    compiled = _compiled(name)
+    if compiled.is_valid(document):
+        return None
+    error = best_match(_validator(name).iter_errors(document))
+    if error is not None:
         return _reason(error)
-    return None
+    # The reference validator accepts what jsonschema-rs refuses: a pattern's "$" before a final
+    # newline (Python's re matches there, ECMA-262 regular expressions do not).
+    rejected = next(iter(compiled.iter_errors(document)))
+    path = "$" + "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" for part in rejected.instance_path
+    )
+    message = rejected.message
+    return f"{path}: {message[:157] + '...' if len(message) > 160 else message}"
 
 
 def validate_report(document: Any) -> str | None:
