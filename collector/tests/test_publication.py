@@ -230,6 +230,9 @@ async def test_new_installations_per_week_are_limited(make_storage: Any) -> None
         refused = await limited.submit_report(make_report(third), now=now)
         assert refused.outcome is Outcome.TOO_MANY_NEW
         assert refused.retry_after == int(2.5 * 86400)  # until Monday 00:00 UTC
+        # A refusal keeps nothing: not the report, and not the hour (a retry is refused the same way).
+        again = await limited.submit_report(make_report(third), now=now + 1)
+        assert again.outcome is Outcome.TOO_MANY_NEW
         # Known installations are not new; an unlimited storage is not limited.
         assert (await limited.submit_report(make_report(first), now=now + 3600)).outcome is Outcome.ACCEPTED
         assert (await storage.submit_report(make_report(fourth), now=now)).outcome is Outcome.ACCEPTED

@@ -148,6 +148,22 @@ async def test_rate_limit_window_and_same_week_distinct_counts(storage: Storage)
     assert totals[("2025-W18", "printers", "")] == (3, 1)
 
 
+async def test_second_report_of_the_week_after_the_rate_row_was_purged(storage: Storage) -> None:
+    installation = new_id()
+    now = time.time()
+    assert (await storage.submit_report(make_report(installation), now=now)).outcome is Outcome.ACCEPTED
+    await storage.purge(30, now=now + 4000)  # the hour is over: the rate row goes, the report stays
+    second = make_report(installation, printer_fleet={"printers": 1, "types": {"voron": 1}})
+    assert (await storage.submit_report(second, now=now + 4000)).outcome is Outcome.ACCEPTED
+    assert await storage.count_reports() == 2
+    totals = await _totals(storage)
+    assert totals[("2025-W18", "active", "")] == (2, 1)
+    assert totals[("2025-W18", "printer_type", "voron")] == (1, 1)
+    # The hour is claimed again.
+    third = await storage.submit_report(make_report(installation), now=now + 4001)
+    assert third.outcome is Outcome.RATE_LIMITED
+
+
 async def test_deletion_removes_reports_and_contributions(client: Client, storage: Storage) -> None:
     keep = make_report(events={"ha_start": 1})
     assert (await client.post("/v1/reports", json=keep)).status == 201

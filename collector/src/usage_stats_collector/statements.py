@@ -5,17 +5,19 @@ installation's earlier reports of the week, add its contributions (``executemany
 thread runs them through the ``sqlite3`` module, as SQL rendered here once, without a hand-off
 between steps (``sqlite_writer.py``).
 
-On PostgreSQL the same steps are one statement (:data:`PostgresStatements.submit`): data-modifying
-CTEs store the report, claim the hour only when the report is new (which locks the installation's
-row and fails for a deleted installation), read the earlier reports of the week, and add the
-contributions from arrays when the hour was claimed, the installation has not reported that week
-yet, and nothing of the installation committed between the statement's snapshot and its lock.
-A round trip and a statement execution cost more than the database work on
-this path, so one statement instead of four (and arrays instead of one parameter set per key) is
-what lets one process keep up with many clients.
+On PostgreSQL the steps are one call of the function ``usage_submit_report`` (migration 0003),
+made outside a transaction, so that the server commits it before it answers and no row lock waits
+for a round trip to the collector. An installation's second report of a week takes the same steps
+in one statement in a transaction (:data:`PostgresStatements.submit`): data-modifying CTEs store the
+report, claim the hour only when the report is new (which locks the installation's row and fails
+for a deleted installation) and read the earlier reports of the week; the caller reads them again
+if something of the installation committed after the statement's snapshot, and adds the
+contributions, counting the installation once per key. A round trip and a statement execution cost
+more than the database work on this path, so one call instead of four statements (and arrays
+instead of one parameter set per key) is what lets one process keep up with many clients.
 
-On both, all steps run in the caller's transaction (on SQLite, a savepoint of it), which rolls back
-a duplicate or rate-limited report.
+On SQLite all steps run in a savepoint of the writer's transaction, which rolls back a duplicate
+or rate-limited report; PostgreSQL's function undoes its own writes when it refuses a report.
 """
 
 from __future__ import annotations
@@ -216,9 +218,31 @@ def _contribution_rows() -> Select[Any]:
     ).order_by(rows.c.position)
 
 
+# The parameters of the function ``usage_submit_report`` (migration 0003) and their types.
+_CALL = (
+    ("b_submission_id", "text"),
+    ("b_installation_id", "text"),
+    ("b_week", "text"),
+    ("b_period_start", "date"),
+    ("b_now", "double precision"),
+    ("b_payload", "text"),
+    ("b_cutoff", "double precision"),
+    ("b_shard", "smallint"),
+    ("b_cap", "integer"),
+    ("b_receive_week", "text"),
+    ("b_metrics", "text[]"),
+    ("b_keys", "text[]"),
+    ("b_totals", "bigint[]"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class PostgresStatements:
-    """The whole submission in one statement, and the rare steps it leaves to the caller.
+    """The whole submission in one call, and in one statement within a transaction.
+
+    ``call`` runs the function ``usage_submit_report`` (migration 0003), which takes every step
+    and answers ``(outcome, last_accepted, deleted_at)``; for an installation's second report of a
+    week (outcome ``earlier``) the caller runs ``submit`` and its follow-ups in a transaction.
 
     ``submit`` returns one row ``(report_id, claimed, current, earlier)``: ``report_id`` is
     None for a duplicate; ``claimed`` is false when the installation reported within the hour or
@@ -232,6 +256,7 @@ class PostgresStatements:
     back. ``add_rows`` adds many rows of any weeks and shards (``executemany``, for bulk loads).
     """
 
+    call: Positional
     submit: Positional
     add: Positional
     last_accepted: Positional
@@ -281,6 +306,12 @@ class PostgresStatements:
         ).add_cte(added)
         add = _add_up(postgresql.insert(aggregates).from_select(AGGREGATE_COLUMNS, rows))
         return cls(
+            call=Positional(
+                "SELECT o_outcome, o_last_accepted, o_deleted_at FROM usage_submit_report("
+                + ", ".join(f"${number}::{type_}" for number, (_, type_) in enumerate(_CALL, start=1))
+                + ")",
+                tuple(name for name, _ in _CALL),
+            ),
             submit=Positional.of(submit),
             add=Positional.of(add),
             last_accepted=Positional.of(_rate_of()),

@@ -7,10 +7,11 @@ report, its rate-limit row and its aggregate contributions are written in one tr
 report and a deletion of the same installation serialise on the installation's rate row (the
 deletion writes a tombstone into it), so aggregates always equal what the stored reports give.
 
-How a report is written differs by backend, for speed (``submission.py``, ``statements.py``): on
-PostgreSQL one statement does all of it, on a pool of plain asyncpg connections; on SQLite the
-reports that arrive together are written by one thread in one transaction, each in its own
-savepoint (``sqlite_writer.py``). Everything else goes through SQLAlchemy.
+How a report is written differs by backend, for speed (``submission.py``): on PostgreSQL one call
+of a function (migration 0003) takes every step and is committed by the server, on a pool of plain
+asyncpg connections; on SQLite the reports that arrive together are written by one thread in one
+transaction, each in its own savepoint (``sqlite_writer.py``). Everything else goes through
+SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -175,14 +176,7 @@ class Storage:
             return result
         pool = self._intake or await self._open_intake()
         async with pool.acquire() as conn:
-            try:
-                async with conn.transaction():
-                    result = await submit_postgresql(conn, statements, item, params)
-                    if result.outcome is not Outcome.ACCEPTED:
-                        raise _RollBackError(result)
-            except _RollBackError as refused:
-                result = refused.result
-        return result
+            return await submit_postgresql(conn, statements, item, params)
 
     async def _open_intake(self) -> asyncpg.Pool:
         """The asyncpg pool of the intake path, with the engine's connection settings."""
@@ -444,14 +438,6 @@ def _upgrade(connection: Connection) -> None:
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
-
-
-class _RollBackError(Exception):
-    """Leaves a submission's transaction, rolling it back, with the outcome of a refused report."""
-
-    def __init__(self, result: SubmitResult) -> None:
-        super().__init__(result.outcome)
-        self.result = result
 
 
 async def _session_unchanged(_conn: asyncpg.Connection) -> None:

@@ -110,9 +110,8 @@ async def submit_postgresql(
     item: StoredReport,
     params: dict[str, Any],
 ) -> SubmitResult:
-    """One statement stores the report, claims the hour and, usually, adds the contributions.
-
-    Runs in the caller's transaction, which must keep only an ACCEPTED report.
+    """Store a report with one call of ``usage_submit_report``, which commits it when called outside a
+    transaction; an installation's second report of the week takes a transaction of its own.
     """
     keys = sorted(item.contributions)
     params |= {
@@ -121,6 +120,36 @@ async def submit_postgresql(
         "b_totals": [item.contributions[key] for key in keys],
         "b_installations": [1] * len(keys),
     }
+    outcome, last_accepted, deleted_at = await statements.call.fetchrow(conn, params)
+    if outcome == "refused":
+        return _refused((last_accepted, deleted_at), params)
+    if outcome == "too_many_new":
+        return _too_many_new(params)
+    if outcome != "earlier":
+        return SubmitResult(Outcome(outcome))  # accepted or duplicate
+    if conn.is_in_transaction():  # the caller's transaction keeps or rolls back what it writes
+        return await submit_postgresql_in(conn, statements, item, params)
+    try:
+        async with conn.transaction():
+            result = await submit_postgresql_in(conn, statements, item, params)
+            if result.outcome is not Outcome.ACCEPTED:
+                raise _RollBackError(result)
+    except _RollBackError as refused:
+        return refused.result
+    return result
+
+
+async def submit_postgresql_in(
+    conn: asyncpg.Connection,
+    statements: PostgresStatements,
+    item: StoredReport,
+    params: dict[str, Any],
+) -> SubmitResult:
+    """One statement stores the report, claims the hour and, usually, adds the contributions.
+
+    Runs in the caller's transaction, which must keep only an ACCEPTED report.
+    """
+    keys = sorted(item.contributions)
     report_id, claimed, current, earlier = await statements.submit.fetchrow(conn, params)
     if report_id is None:
         return SubmitResult(Outcome.DUPLICATE)
@@ -143,6 +172,14 @@ async def submit_postgresql(
         params["b_installations"] = [0 if key in seen else 1 for key in keys]
         await statements.add.execute(conn, params)
     return SubmitResult(Outcome.ACCEPTED)
+
+
+class _RollBackError(Exception):
+    """Leaves a submission's transaction, rolling it back, with the outcome of a refused report."""
+
+    def __init__(self, result: SubmitResult) -> None:
+        super().__init__(result.outcome)
+        self.result = result
 
 
 def submit_sqlite(
