@@ -131,6 +131,69 @@ def collector(database: str) -> CollectorProcess:
     return CollectorProcess(database, "--purge-interval", "0", host=HOST)
 
 
+class _Client(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection posting pre-rendered requests, one at a time.
+
+    The load generator shares the machine's cores with the collector (and PostgreSQL), so it is
+    kept lean: requests are rendered before the clock starts and answers are only split into
+    status, head and body. aiohttp's client took about 0.4 ms of CPU per request here, which the
+    collector then did not have.
+    """
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.answer: asyncio.Future[int] | None = None
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.answer is not None and not self.answer.done():
+            self.answer.set_exception(
+                ConnectionError("the collector closed the connection")
+            )
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        head_end = self.buffer.find(b"\r\n\r\n")
+        if head_end < 0 or self.answer is None or self.answer.done():
+            return
+        head = bytes(self.buffer[:head_end]).decode("latin-1")
+        length = 0
+        for line in head.split("\r\n")[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        if len(self.buffer) < head_end + 4 + length:
+            return
+        del self.buffer[: head_end + 4 + length]
+        self.answer.set_result(int(head[9:12]))
+
+    async def post(self, request: bytes) -> int:
+        assert self.transport is not None
+        self.answer = asyncio.get_running_loop().create_future()
+        self.transport.write(request)
+        return await self.answer
+
+
+def render(url: str, bodies: list[bytes]) -> list[bytes]:
+    """Whole HTTP/1.1 requests posting each body to /v1/reports."""
+    host = url.removeprefix("http://")
+    return [
+        (
+            f"POST /v1/reports HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        + body
+        for body in bodies
+    ]
+
+
 async def post_load(url: str, total: int, clients: int, seed: int) -> dict[str, float]:
     """``clients`` concurrent clients post ``total`` distinct reports; return throughput and latency."""
     rng = random.Random(seed)
@@ -139,31 +202,22 @@ async def post_load(url: str, total: int, clients: int, seed: int) -> dict[str, 
         json.dumps(random_report(rng, str(uuid.uuid4()), monday)).encode()
         for _ in range(total)
     ]
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
+    requests = iter(render(url, bodies))
     latencies: list[float] = []
     statuses: dict[int, int] = {}
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    loop = asyncio.get_running_loop()
 
     async def client() -> None:
-        timeout = aiohttp.ClientTimeout(total=30)
-        async with aiohttp.ClientSession(
-            url, timeout=timeout, connector=aiohttp.TCPConnector(limit=1)
-        ) as session:
-            while True:
-                try:
-                    body = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
+        transport, connection = await loop.create_connection(_Client, host, int(port))
+        try:
+            for request in requests:
                 began = time.perf_counter()
-                async with session.post(
-                    "/v1/reports",
-                    data=body,
-                    headers={"Content-Type": "application/json"},
-                ) as r:
-                    await r.read()
-                    latencies.append(time.perf_counter() - began)
-                    statuses[r.status] = statuses.get(r.status, 0) + 1
+                status = await asyncio.wait_for(connection.post(request), 30)
+                latencies.append(time.perf_counter() - began)
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            transport.close()
 
     began = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
