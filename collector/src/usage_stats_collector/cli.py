@@ -75,7 +75,12 @@ def _parser() -> argparse.ArgumentParser:
         "without a token the admin endpoints do not exist",
     )
     serve.add_argument("--purge-interval", type=float, default=3600, help="seconds between retention purges")
-    serve.add_argument("--pool-size", type=int, default=20, help="database connections per process")
+    serve.add_argument(
+        "--pool-size",
+        type=int,
+        default=20,
+        help="database connections per pool and process (PostgreSQL: one pool for reports, one for the rest)",
+    )
     serve.add_argument(
         "--publication-delay-days",
         type=float,
