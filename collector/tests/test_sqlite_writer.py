@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -17,8 +18,9 @@ from usage_stats_collector.sqlite_writer import MAX_BATCH, SqliteWriter, Transac
 @pytest.fixture
 def database(tmp_path: Path) -> Path:
     path = tmp_path / "writer.db"
-    with sqlite3.connect(path) as connection:
+    with contextlib.closing(sqlite3.connect(path)) as connection:
         connection.execute("CREATE TABLE numbers (value INTEGER NOT NULL)")
+        connection.commit()
     return path
 
 
@@ -30,7 +32,7 @@ async def writer(database: Path) -> AsyncIterator[SqliteWriter]:
 
 
 def stored(database: Path) -> list[int]:
-    with sqlite3.connect(database) as connection:
+    with contextlib.closing(sqlite3.connect(database)) as connection:
         return [value for (value,) in connection.execute("SELECT value FROM numbers ORDER BY value")]
 
 
