@@ -18,7 +18,7 @@ from collector_testlib import aggregates_of_stored_reports, fixed_clock, make_re
 from usage_stats_collector.app import Settings, create_app
 from usage_stats_collector.statements import PostgresStatements
 from usage_stats_collector.storage import Outcome, Storage
-from usage_stats_collector.submission import submit_postgresql
+from usage_stats_collector.submission import submit_postgresql, submit_postgresql_in
 
 PAIRS = 60
 
@@ -170,6 +170,45 @@ async def test_report_committed_while_a_second_report_waits(
         await _wait_until_blocked_by(second, pid)
         await conn.commit()
     assert (await waiting).outcome is Outcome.ACCEPTED
+    await _assert_consistent(first)
+    totals = {(w, m, k): (t, i) for w, m, k, t, i in await first.aggregate_rows()}
+    assert totals[("2025-W18", "events", "custom_a")] == (3, 1)
+    assert totals[("2025-W18", "active", "")] == (3, 1)
+
+
+async def test_second_report_of_the_week_in_a_transaction_reads_earlier_reports_after_its_lock(
+    make_storage: Callable[[], Awaitable[Storage]],
+) -> None:
+    """The transactional way of a second report of the week: its statement's snapshot predates a
+    report of the installation committed while it waited for the row, so it reads the earlier
+    reports again and still counts the installation once per key."""
+    first, second = await make_storage(), await make_storage()
+    now = time.time()
+    installation = new_id()
+    await first.submit_report(make_report(installation, events={"ha_start": 1}), now=now - 7200)
+    async with _open_transaction(first) as (conn, pid):
+        item, params = first.prepare(make_report(installation, events={"custom_a": 1}), now)
+        assert isinstance(first._statements, PostgresStatements)
+        outcome = await submit_postgresql(await _driver(conn), first._statements, item, params)
+        assert outcome.outcome is Outcome.ACCEPTED
+
+        async def second_in_a_transaction() -> Outcome:
+            async with second.engine.connect() as other:
+                await other.execute(text("SELECT 1"))  # begins the transaction
+                waiting_item, waiting_params = second.prepare(
+                    make_report(installation, events={"custom_a": 2}), now + 3600
+                )
+                assert isinstance(second._statements, PostgresStatements)
+                result = await submit_postgresql_in(
+                    await _driver(other), second._statements, waiting_item, waiting_params
+                )
+                await other.commit()
+                return result.outcome
+
+        waiting = asyncio.create_task(second_in_a_transaction())
+        await _wait_until_blocked_by(second, pid)
+        await conn.commit()
+    assert await waiting is Outcome.ACCEPTED
     await _assert_consistent(first)
     totals = {(w, m, k): (t, i) for w, m, k, t, i in await first.aggregate_rows()}
     assert totals[("2025-W18", "events", "custom_a")] == (3, 1)

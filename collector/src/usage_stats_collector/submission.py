@@ -113,13 +113,7 @@ async def submit_postgresql(
     """Store a report with one call of ``usage_submit_report``, which commits it when called outside a
     transaction; an installation's second report of the week takes a transaction of its own.
     """
-    keys = sorted(item.contributions)
-    params |= {
-        "b_metrics": [metric for metric, _ in keys],
-        "b_keys": [key for _, key in keys],
-        "b_totals": [item.contributions[key] for key in keys],
-        "b_installations": [1] * len(keys),
-    }
+    _add_arrays(item, params)
     outcome, last_accepted, deleted_at = await statements.call.fetchrow(conn, params)
     if outcome == "refused":
         return _refused((last_accepted, deleted_at), params)
@@ -149,7 +143,7 @@ async def submit_postgresql_in(
 
     Runs in the caller's transaction, which must keep only an ACCEPTED report.
     """
-    keys = sorted(item.contributions)
+    keys = _add_arrays(item, params)
     report_id, claimed, current, earlier = await statements.submit.fetchrow(conn, params)
     if report_id is None:
         return SubmitResult(Outcome.DUPLICATE)
@@ -172,6 +166,18 @@ async def submit_postgresql_in(
         params["b_installations"] = [0 if key in seen else 1 for key in keys]
         await statements.add.execute(conn, params)
     return SubmitResult(Outcome.ACCEPTED)
+
+
+def _add_arrays(item: StoredReport, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """Add the report's contributions to ``params`` as arrays, sorted (a stable lock order)."""
+    keys = sorted(item.contributions)
+    params |= {
+        "b_metrics": [metric for metric, _ in keys],
+        "b_keys": [key for _, key in keys],
+        "b_totals": [item.contributions[key] for key in keys],
+        "b_installations": [1] * len(keys),
+    }
+    return keys
 
 
 class _RollBackError(Exception):
