@@ -2,8 +2,8 @@
 """Load benchmark of the usage_stats reference collector, on loopback only.
 
 For each backend (SQLite, then PostgreSQL) it starts ``usage-stats-collector serve`` as a real
-subprocess on 127.0.0.1 with a fresh database, drives 50 concurrent aiohttp clients posting distinct
-valid reports (distinct installation ids), prints accepted reports/s and latency percentiles, then
+subprocess on 127.0.0.1 with a fresh database, drives 50 concurrent keep-alive clients posting
+distinct valid reports (distinct installation ids), prints accepted reports/s and latency percentiles, then
 seeds about a million stored reports through the storage layer (``Storage.bulk_load``: reports and
 their aggregates in the same transactions), publishes the closed weeks as the collector does
 (fixed snapshots, k = 5), checks the published totals against the stored rows of those weeks, and
