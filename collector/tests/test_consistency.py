@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from collector_testlib import aggregates_of_stored_reports, fixed_clock, make_report, new_id
 from usage_stats_collector.app import Settings, create_app
 from usage_stats_collector.statements import PostgresStatements
-from usage_stats_collector.storage import Outcome, Storage
+from usage_stats_collector.storage import Outcome, Storage, SubmitResult
 from usage_stats_collector.submission import submit_postgresql, submit_postgresql_in
 
 PAIRS = 60
@@ -150,11 +150,24 @@ async def _open_transaction(storage: Storage) -> AsyncIterator[tuple[AsyncConnec
         yield conn, pid
 
 
+async def _submit_in_a_transaction(storage: Storage, report: dict[str, Any], now: float) -> SubmitResult:
+    """The transactional way of a second report of the week, in a transaction of its own."""
+    async with storage.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))  # begins the transaction
+        item, params = storage.prepare(report, now)
+        assert isinstance(storage._statements, PostgresStatements)
+        result = await submit_postgresql_in(await _driver(conn), storage._statements, item, params)
+        await conn.commit()
+    return result
+
+
+@pytest.mark.parametrize("way", ["call", "transaction"])
 async def test_report_committed_while_a_second_report_waits(
-    make_storage: Callable[[], Awaitable[Storage]],
+    make_storage: Callable[[], Awaitable[Storage]], way: str
 ) -> None:
     """A second report of the week whose snapshot predates a report committed before it got the
-    lock (the two an hour apart by their clocks) still counts the installation once per key."""
+    lock (the two an hour apart by their clocks) still counts the installation once per key: by the
+    function's call, and by the transactional way, which reads the earlier reports again."""
     first, second = await make_storage(), await make_storage()
     now = time.time()
     installation = new_id()
@@ -164,51 +177,15 @@ async def test_report_committed_while_a_second_report_waits(
         assert isinstance(first._statements, PostgresStatements)
         outcome = await submit_postgresql(await _driver(conn), first._statements, item, params)
         assert outcome.outcome is Outcome.ACCEPTED
+        later = make_report(installation, events={"custom_a": 2})
         waiting = asyncio.create_task(
-            second.submit_report(make_report(installation, events={"custom_a": 2}), now=now + 3600)
+            second.submit_report(later, now=now + 3600)
+            if way == "call"
+            else _submit_in_a_transaction(second, later, now + 3600)
         )
         await _wait_until_blocked_by(second, pid)
         await conn.commit()
     assert (await waiting).outcome is Outcome.ACCEPTED
-    await _assert_consistent(first)
-    totals = {(w, m, k): (t, i) for w, m, k, t, i in await first.aggregate_rows()}
-    assert totals[("2025-W18", "events", "custom_a")] == (3, 1)
-    assert totals[("2025-W18", "active", "")] == (3, 1)
-
-
-async def test_second_report_of_the_week_in_a_transaction_reads_earlier_reports_after_its_lock(
-    make_storage: Callable[[], Awaitable[Storage]],
-) -> None:
-    """The transactional way of a second report of the week: its statement's snapshot predates a
-    report of the installation committed while it waited for the row, so it reads the earlier
-    reports again and still counts the installation once per key."""
-    first, second = await make_storage(), await make_storage()
-    now = time.time()
-    installation = new_id()
-    await first.submit_report(make_report(installation, events={"ha_start": 1}), now=now - 7200)
-    async with _open_transaction(first) as (conn, pid):
-        item, params = first.prepare(make_report(installation, events={"custom_a": 1}), now)
-        assert isinstance(first._statements, PostgresStatements)
-        outcome = await submit_postgresql(await _driver(conn), first._statements, item, params)
-        assert outcome.outcome is Outcome.ACCEPTED
-
-        async def second_in_a_transaction() -> Outcome:
-            async with second.engine.connect() as other:
-                await other.execute(text("SELECT 1"))  # begins the transaction
-                waiting_item, waiting_params = second.prepare(
-                    make_report(installation, events={"custom_a": 2}), now + 3600
-                )
-                assert isinstance(second._statements, PostgresStatements)
-                result = await submit_postgresql_in(
-                    await _driver(other), second._statements, waiting_item, waiting_params
-                )
-                await other.commit()
-                return result.outcome
-
-        waiting = asyncio.create_task(second_in_a_transaction())
-        await _wait_until_blocked_by(second, pid)
-        await conn.commit()
-    assert await waiting is Outcome.ACCEPTED
     await _assert_consistent(first)
     totals = {(w, m, k): (t, i) for w, m, k, t, i in await first.aggregate_rows()}
     assert totals[("2025-W18", "events", "custom_a")] == (3, 1)
