@@ -18,7 +18,7 @@ from typing import Any
 
 import jsonschema_rs
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import best_match
 
 REPORT_SCHEMA = "report-v1.schema.json"
 DELETION_SCHEMA = "deletion-v1.schema.json"
@@ -77,11 +77,10 @@ def _compiled(name: str) -> jsonschema_rs.Validator:
     )
 
 
-def _reason(error: ValidationError) -> str:
-    message = error.message
+def _reason(path: str, message: str) -> str:
     if len(message) > 160:
         message = message[:157] + "..."
-    return f"{error.json_path}: {message}"
+    return f"{path}: {message}"
 
 
 def validate(name: str, document: Any) -> str | None:
@@ -91,15 +90,14 @@ def validate(name: str, document: Any) -> str | None:
         return None
     error = best_match(_validator(name).iter_errors(document))
     if error is not None:
-        return _reason(error)
+        return _reason(error.json_path, error.message)
     # The reference validator accepts what jsonschema-rs refuses: a pattern's "$" before a final
     # newline (Python's re matches there, ECMA-262 regular expressions do not).
     rejected = next(iter(compiled.iter_errors(document)))
     path = "$" + "".join(
         f"[{part}]" if isinstance(part, int) else f".{part}" for part in rejected.instance_path
     )
-    message = rejected.message
-    return f"{path}: {message[:157] + '...' if len(message) > 160 else message}"
+    return _reason(path, rejected.message)
 
 
 def validate_report(document: Any) -> str | None:
