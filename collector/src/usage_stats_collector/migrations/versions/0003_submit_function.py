@@ -78,31 +78,28 @@ BEGIN
         FOR UPDATE;
         IF NOT FOUND THEN
             -- The row went (a purge) between the two statements: the caller's transaction decides.
-            DELETE FROM usage_reports AS r WHERE r.id = v_id;
-            RETURN QUERY SELECT 'earlier'::text, NULL::double precision, NULL::double precision;
-            RETURN;
-        END IF;
-        IF v_deleted IS NOT NULL OR v_last > p_cutoff THEN
-            DELETE FROM usage_reports AS r WHERE r.id = v_id;
-            RETURN QUERY SELECT 'refused'::text, v_last, v_deleted;
-            RETURN;
+            v_refusal := 'earlier';
+        ELSIF v_deleted IS NOT NULL OR v_last > p_cutoff THEN
+            v_refusal := 'refused';
         END IF;
     END IF;
 
-    IF EXISTS (
-        SELECT 1 FROM usage_reports AS e
-        WHERE e.installation_id = p_installation_id AND e.week = p_week AND e.id <> v_id
-    ) THEN
-        v_refusal := 'earlier';
-    ELSIF p_cap > 0 AND NOT EXISTS (
-        SELECT 1 FROM usage_reports AS k WHERE k.installation_id = p_installation_id AND k.id <> v_id
-    ) THEN
-        INSERT INTO usage_new_installations AS n (week, shard, installations)
-        VALUES (p_receive_week, p_shard, 1)
-        ON CONFLICT (week, shard) DO UPDATE SET installations = n.installations + 1
-        WHERE n.installations < p_cap;
-        IF NOT FOUND THEN
-            v_refusal := 'too_many_new';
+    IF v_refusal IS NULL THEN
+        IF EXISTS (
+            SELECT 1 FROM usage_reports AS e
+            WHERE e.installation_id = p_installation_id AND e.week = p_week AND e.id <> v_id
+        ) THEN
+            v_refusal := 'earlier';
+        ELSIF p_cap > 0 AND NOT EXISTS (
+            SELECT 1 FROM usage_reports AS k WHERE k.installation_id = p_installation_id AND k.id <> v_id
+        ) THEN
+            INSERT INTO usage_new_installations AS n (week, shard, installations)
+            VALUES (p_receive_week, p_shard, 1)
+            ON CONFLICT (week, shard) DO UPDATE SET installations = n.installations + 1
+            WHERE n.installations < p_cap;
+            IF NOT FOUND THEN
+                v_refusal := 'too_many_new';
+            END IF;
         END IF;
     END IF;
     IF v_refusal IS NOT NULL THEN
@@ -111,7 +108,7 @@ BEGIN
         IF v_new_row THEN
             DELETE FROM usage_installation_rate AS t WHERE t.installation_id = p_installation_id;
         END IF;
-        RETURN QUERY SELECT v_refusal, NULL::double precision, NULL::double precision;
+        RETURN QUERY SELECT v_refusal, v_last, v_deleted;
         RETURN;
     END IF;
 
