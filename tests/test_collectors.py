@@ -43,8 +43,11 @@ async def test_fleet(
     assert today(entry, "printers") == {"": 3}
     assert today(entry, "printers_by_type") == {"prusa": 2, "bambu_lab": 1}
 
-    device = device_registry.async_get_device(
-        identifiers={("bambu_lab", "01P00A123456789")}
+    # Not async_get_device: deprecated since identifiers are unique per config entry only.
+    device = next(
+        device
+        for device in device_registry.devices.values()
+        if ("bambu_lab", "01P00A123456789") in device.identifiers
     )
     device_registry.async_remove_device(device.id)
     await settle(hass, freezer)

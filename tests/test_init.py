@@ -168,7 +168,7 @@ async def test_newer_storage_version_is_refused(
 NEWER_STORE_REASON = (
     "The stored statistics were written by a newer version of Usage Statistics and were "
     "left untouched: usage_stats.data was written by storage version "
-    f"{STORAGE_VERSION + 1}.1, newer than {STORAGE_VERSION}.{STORAGE_MINOR_VERSION}. "
+    f"{STORAGE_VERSION + 1}, newer than {STORAGE_VERSION}.{STORAGE_MINOR_VERSION}. "
     "Update the integration"
 )
 

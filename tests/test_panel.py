@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from unittest.mock import patch
+import json
+from typing import Any
 
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -13,9 +14,16 @@ from pytest_homeassistant_custom_component.typing import (
     WebSocketGenerator,
 )
 
-from custom_components.usage_stats.const import CONF_CONSENT, PANEL_URL_PATH
-from custom_components.usage_stats.panel import FRONTEND_DIRECTORY
-from custom_components.usage_stats.store import UnsupportedStorageVersionError
+from custom_components.usage_stats.const import (
+    CONF_CONSENT,
+    PANEL_URL_PATH,
+    STORAGE_KEY,
+    STORAGE_VERSION,
+)
+from custom_components.usage_stats.panel import (
+    FRONTEND_DIRECTORY,
+    async_keep_panel_for_reload,
+)
 from homeassistant.components.frontend import EVENT_PANELS_UPDATED
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -98,18 +106,30 @@ async def test_panel_goes_when_the_reload_fails(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
     hass_ws_client: WebSocketGenerator,
+    hass_storage: dict[str, Any],
 ) -> None:
-    """If the entry cannot be set up again, the kept panel is removed."""
-    # The store turns out unreadable when the entry is set up again (say, a newer
-    # version of the integration wrote it meanwhile).
-    with patch(
-        "custom_components.usage_stats.coordinator.UsageStatsStore.async_load_data",
-        side_effect=UnsupportedStorageVersionError("version 2.1"),
-    ):
-        hass.config_entries.async_update_entry(
-            init_integration,
-            options={**init_integration.options, CONF_CONSENT: "disabled"},
-        )
-        await hass.async_block_till_done()
+    """If the entry cannot be set up again, the kept panel is removed.
+
+    The reload's steps, as the options listener takes them: the panel is kept, the
+    entry unloads, and meanwhile a newer version of the integration wrote the store,
+    which Home Assistant (since 2026.3) or our migration (before) refuses.
+    """
+    async_keep_panel_for_reload(hass)
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    client = await hass_ws_client(hass)
+    assert PANEL_URL_PATH in await _panels(hass, client)
+    newer = {
+        "version": STORAGE_VERSION + 1,
+        "minor_version": 1,
+        "key": STORAGE_KEY,
+        "data": {"something": "new"},
+    }
+    hass_storage[STORAGE_KEY] = json.loads(json.dumps(newer))
+
+    assert not await hass.config_entries.async_setup(init_integration.entry_id)
+    await hass.async_block_till_done()
     assert init_integration.state is ConfigEntryState.SETUP_ERROR
-    assert PANEL_URL_PATH not in await _panels(hass, await hass_ws_client(hass))
+    assert init_integration.reason is not None
+    assert "written by a newer version of Usage Statistics" in init_integration.reason
+    assert PANEL_URL_PATH not in await _panels(hass, client)
+    assert hass_storage[STORAGE_KEY] == newer

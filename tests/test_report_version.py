@@ -37,7 +37,10 @@ from custom_components.usage_stats.const import (
     STORAGE_KEY,
 )
 from custom_components.usage_stats.coordinator import UsageStatsCoordinator
-from custom_components.usage_stats.repairs import ISSUE_REPORT_VERSION
+from custom_components.usage_stats.repairs import (
+    ISSUE_REPORT_VERSION,
+    ReportVersionRepairFlow,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
@@ -405,3 +408,16 @@ async def test_answer_while_unloaded_is_refused(
     assert result["reason"] == "not_loaded"
     assert issue_registry.async_get_issue(DOMAIN, ISSUE_REPORT_VERSION) is not None
     assert hass_storage[STORAGE_KEY]["data"]["consent"]["report_version"] == 1
+
+
+async def test_the_menu_names_its_step(hass: HomeAssistant) -> None:
+    """The repair's menu passes its step_id itself, as Home Assistant asks since 2026.11.
+
+    Called directly: the flow manager fills in a missing step_id, so only the flow's
+    own result shows it (2026.11 reports a menu without one; 2027.5 refuses it).
+    """
+    flow = ReportVersionRepairFlow("entry", 2)
+    flow.hass = hass
+    shown = await flow.async_step_init()
+    assert shown["type"] == "menu"
+    assert shown.get("step_id") == "init"

@@ -73,6 +73,7 @@ class ReportVersionRepairFlow(RepairsFlow):
         """Show what the new version adds, and ask."""
         issue = ir.async_get(self.hass).async_get_issue(DOMAIN, ISSUE_REPORT_VERSION)
         return self.async_show_menu(
+            step_id="init",
             menu_options=["accept", "decline"],
             description_placeholders=issue.translation_placeholders if issue else None,
         )

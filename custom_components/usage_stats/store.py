@@ -14,6 +14,7 @@ import copy
 import inspect
 from typing import Any, Literal, TypedDict
 
+from homeassistant import exceptions as ha_exceptions
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import Store
 
@@ -183,6 +184,24 @@ def from_disk(data: dict[str, Any]) -> StoredData:
 class UnsupportedStorageVersionError(Exception):
     """The store was written by a newer version of the integration."""
 
+    def __init__(self, found_version: int) -> None:
+        """Initialize the error with the major version found in the file."""
+        super().__init__(
+            f"{STORAGE_KEY} was written by storage version {found_version}, "
+            f"newer than {STORAGE_VERSION}.{STORAGE_MINOR_VERSION}"
+        )
+
+
+class _NeverRaisedError(Exception):
+    """Stands in for an exception class that this Home Assistant release lacks."""
+
+
+# Since 2026.3 Home Assistant's `Store` refuses a file of a newer major version itself,
+# before our migration runs; 2025.4 has no such exception and calls the migration.
+HA_UNSUPPORTED_STORAGE_VERSION: type[Exception] = getattr(
+    ha_exceptions, "UnsupportedStorageVersionError", _NeverRaisedError
+)
+
 
 def empty_data() -> StoredData:
     """Return the data of a new installation."""
@@ -243,11 +262,7 @@ class UsageStatsStore(Store[dict[str, Any]]):
         1.6 there were no `open_jobs` (no job known to be running).
         """
         if old_major_version > STORAGE_VERSION:
-            raise UnsupportedStorageVersionError(
-                f"{STORAGE_KEY} was written by storage version "
-                f"{old_major_version}.{old_minor_version}, newer than "
-                f"{STORAGE_VERSION}.{STORAGE_MINOR_VERSION}"
-            )
+            raise UnsupportedStorageVersionError(old_major_version)
         data: dict[str, Any] = {**snapshot(empty_data()), **old_data}
         if old_minor_version < 2:
             data["days"] = encode_days(old_data.get("days", {}))
@@ -262,8 +277,18 @@ class UsageStatsStore(Store[dict[str, Any]]):
         return data
 
     async def async_load_data(self) -> StoredData | None:
-        """Load the stored data, migrating it when needed."""
-        if (data := await self.async_load()) is None:
+        """Load the stored data, migrating it when needed.
+
+        A file of a newer major version raises our UnsupportedStorageVersionError on
+        every release, whichever of Home Assistant and the migration refuses it.
+        """
+        try:
+            data = await self.async_load()
+        except HA_UNSUPPORTED_STORAGE_VERSION as err:
+            raise UnsupportedStorageVersionError(
+                getattr(err, "found_version", STORAGE_VERSION + 1)
+            ) from err
+        if data is None:
             return None
         return from_disk(data)
 
