@@ -43,10 +43,12 @@ async def test_fleet(
     assert today(entry, "printers") == {"": 3}
     assert today(entry, "printers_by_type") == {"prusa": 2, "bambu_lab": 1}
 
-    # Not async_get_device: deprecated since identifiers are unique per config entry only.
+    # Looked up through its config entry, as every tested release allows
+    # (async_get_device and `devices` as a mapping are deprecated since 2026.8).
+    (bambu,) = hass.config_entries.async_entries("bambu_lab")
     device = next(
         device
-        for device in device_registry.devices.values()
+        for device in dr.async_entries_for_config_entry(device_registry, bambu.entry_id)
         if ("bambu_lab", "01P00A123456789") in device.identifiers
     )
     device_registry.async_remove_device(device.id)

@@ -39,6 +39,39 @@ from usage_stats_collector.process import (  # noqa: E402
 )
 
 TOKEN_ENV = "USAGE_STATS_COLLECTOR_ADMIN_TOKEN"  # noqa: S105 - the name of a variable
+
+# The Home Assistant releases a test can start: the oldest supported one runs on this
+# interpreter (.venv); the newest on PyPI runs on Python 3.14 in the chroot of
+# scripts/py314, from .venv-ha-newest (both made by scripts/setup). The chroot sees the
+# work tree and /tmp at the same paths, and shares the machine's network.
+OLDEST = "oldest"
+NEWEST = "newest"
+NEWEST_VENV = REPO / ".venv-ha-newest"
+
+
+def hass_command(release: str) -> list[str]:
+    """Return the command that starts Home Assistant of `release` (`hass --config` follows)."""
+    if release == OLDEST:
+        return [sys.executable, "-m", "homeassistant"]
+    if not (NEWEST_VENV / "pyvenv.cfg").exists():
+        pytest.fail(f"{NEWEST_VENV} is missing: run scripts/setup")
+    return [
+        str(REPO / "scripts" / "py314"),
+        "run",
+        str(NEWEST_VENV / "bin" / "python"),
+        "-m",
+        "homeassistant",
+    ]
+
+
+def newest_release() -> str:
+    """Return the version of the newest release, as requirements_ha_newest.txt pins it."""
+    pins = (REPO / "requirements_ha_newest.txt").read_text(encoding="utf-8")
+    match = re.search(r"(?m)^homeassistant==(\S+)$", pins)
+    assert match is not None, "requirements_ha_newest.txt pins no homeassistant"
+    return match[1]
+
+
 DEV_CONFIG = REPO / "config" / "configuration.yaml"
 
 COLLECTOR_START_TIMEOUT = 30.0
@@ -177,6 +210,7 @@ class HomeAssistantConfig:
 
     config_dir: Path
     port: int
+    release: str = OLDEST
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -199,13 +233,7 @@ class HomeAssistantConfig:
         """Start Home Assistant as `scripts/develop` does (`hass --config`); wait for HTTP."""
         with (self.config_dir / "console.log").open("wb") as output:
             process = subprocess.Popen(  # noqa: S603
-                [
-                    sys.executable,
-                    "-m",
-                    "homeassistant",
-                    "--config",
-                    str(self.config_dir),
-                ],
+                [*hass_command(self.release), "--config", str(self.config_dir)],
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
@@ -225,6 +253,16 @@ class HomeAssistantConfig:
         """Stop the Home Assistant processes started from this configuration."""
         for process in self.started:
             stop(process)
+
+    def runtime_installs(self) -> list[str]:
+        """Return the packages Home Assistant installed at start (none: all are pinned)."""
+        return [
+            line
+            for name in ("home-assistant.log.1", "home-assistant.log")
+            if (log := self.config_dir / name).exists()
+            for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
+            if "Attempting install of" in line
+        ]
 
     def log_problems(self) -> list[str]:
         """Return this integration's ERROR and WARNING records in Home Assistant's logs.
@@ -247,7 +285,9 @@ def home_assistant_config(
 
     Everything but `http: server_port` is the development configuration as it is;
     `custom_components` is a symlink to the repository's, as `scripts/develop` makes
-    it. Home Assistant processes started from it are stopped at teardown.
+    it. Home Assistant processes started from it are stopped at teardown. The release
+    is the oldest supported one, unless the test is parametrized indirectly with
+    `release` (OLDEST or NEWEST).
     """
     config_dir = tmp_path / "config"
     config_dir.mkdir()
@@ -261,7 +301,9 @@ def home_assistant_config(
     assert f"server_host: {HOST}" in text
     (config_dir / "configuration.yaml").write_text(text, encoding="utf-8")
     (config_dir / "custom_components").symlink_to(REPO / "custom_components")
-    config = HomeAssistantConfig(config_dir, port)
+    config = HomeAssistantConfig(
+        config_dir, port, getattr(request, "param", {}).get("release", OLDEST)
+    )
     request.node.stash.setdefault(DIAGNOSTICS, []).append(
         lambda: ("Home Assistant log (tail)", tail(config.log))
     )
@@ -323,9 +365,11 @@ def onboard(
 
 
 # A Home Assistant log record starts with its time, level, thread and logger:
-# "2025-04-24 09:15:00.123 WARNING (MainThread) [custom_components.usage_stats] ...".
+# "2025-04-24 09:15:00.123 WARNING (MainThread) [custom_components.usage_stats] ...";
+# 2026.11 adds the UTC offset to the time: "2026-12-06 16:48:36.037+00:00 WARNING ...".
 _LOG_RECORD = re.compile(
-    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ (?P<level>[A-Z]+) \([^)]*\) \[(?P<logger>[^\]]+)\]"
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+(?:[+-]\d\d:?\d\d|Z)? "
+    r"(?P<level>[A-Z]+) \([^)]*\) \[(?P<logger>[^\]]+)\]"
 )
 # The one warning Home Assistant writes for every custom integration it loads: it
 # is about being a custom integration, not about anything this one does.
