@@ -41,6 +41,7 @@ from custom_components.usage_stats.const import (
 from custom_components.usage_stats.store import empty_data, snapshot
 
 from .conftest import (
+    HTTP_TIMEOUT,
     NEWEST,
     OLDEST,
     Collector,
@@ -48,6 +49,7 @@ from .conftest import (
     api_client,
     newest_release,
     onboard,
+    wait_for,
 )
 from .test_end_to_end import add_entry_with_share, call_action
 
@@ -282,15 +284,44 @@ def check_version_and_sections(panel: Locator, ha: httpx.Client) -> None:
     expect(boxes).to_have_count(5)
     for index in range(5):
         expect(boxes.nth(index)).to_be_checked()
+    # Saving the sections reloads the entry (they are its options): the actions are
+    # called once it is set up again.
+    before = consent_select(ha)["last_updated"]
     panel.locator("#sections input[value='events']").uncheck()
     expect(panel.locator("#sections input[value='events']")).not_to_be_checked()
     expect(panel.locator(".message")).to_contain_text("Shared sections saved")
+    before = wait_for_reload(ha, before)
     preview = call_action(ha, "preview")["payload"]
     assert "events" not in preview
     expect(panel.locator("#preview-json")).to_have_text(json.dumps(preview, indent=2))
     panel.locator("#sections input[value='events']").check()
     expect(panel.locator("#sections input[value='events']")).to_be_checked()
+    wait_for_reload(ha, before)
     assert "events" in call_action(ha, "preview")["payload"]
+
+
+def consent_select(ha: httpx.Client) -> dict[str, Any]:
+    """Return the state of the integration's consent select."""
+    state: dict[str, Any] = ha.get("/api/states/select.usage_statistics_consent").json()
+    return state
+
+
+def wait_for_reload(ha: httpx.Client, before: str) -> str:
+    """Wait until the entry was set up again since the consent select's `before` update.
+
+    Its entities are added anew by the reload (a new `last_updated`); the entry is
+    loaded once the whole setup finished. Returns the new `last_updated`.
+    """
+
+    def reloaded() -> str | None:
+        state = consent_select(ha)
+        entries = ha.get("/api/config/config_entries/entry").json()
+        loaded = [e["state"] for e in entries if e["domain"] == "usage_stats"]
+        if state["last_updated"] == before or state["state"] == "unavailable":
+            return None
+        return str(state["last_updated"]) if loaded == ["loaded"] else None
+
+    return wait_for("the entry to be set up again", reloaded, HTTP_TIMEOUT)
 
 
 def check_send_and_download(
