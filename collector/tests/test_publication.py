@@ -25,7 +25,7 @@ from usage_stats_collector.storage import Outcome, Storage, StoredReport
 
 W18 = dt.date(2025, 4, 28)  # ISO week 2025-W18, Monday; the week ends Monday 2025-05-05 00:00 UTC
 RECEIVED = dt.datetime(2025, 5, 5, 9, tzinfo=dt.UTC).timestamp()
-DUE = dt.datetime(2025, 5, 7, tzinfo=dt.UTC).timestamp()  # the Wednesday after, 00:00 UTC
+DUE = dt.datetime(2025, 5, 8, tzinfo=dt.UTC).timestamp()  # the Thursday after, 00:00 UTC
 EMPTY_JOBS: dict[str, dict[str, int]] = {
     "started": {},
     "completed": {},
@@ -58,7 +58,7 @@ async def _submit_all(storage: Storage, reports: list[dict[str, Any]], now: floa
 
 
 async def test_a_week_is_published_only_after_it_closed_and_the_delay(storage: Storage) -> None:
-    assert publication_time("2025-W18", 2) == DUE
+    assert publication_time("2025-W18", 3) == DUE
     await _submit_all(storage, [make_report() for _ in range(3)])
     assert await publish_due(storage, k=3, now=DUE - 1) == []
     assert (await _stats(storage, 3))[1]["weeks"] == []
@@ -66,8 +66,8 @@ async def test_a_week_is_published_only_after_it_closed_and_the_delay(storage: S
     stats = (await _stats(storage, 3))[1]
     assert [week["week"] for week in stats["weeks"]] == ["2025-W18"]
     assert stats["weeks"][0]["installations"] == 3
-    assert stats["weeks"][0]["published_at"] == "2025-05-07"
-    assert stats["publication_delay_days"] == 2
+    assert stats["weeks"][0]["published_at"] == "2025-05-08"
+    assert stats["publication_delay_days"] == 3
     # Published once: running it again writes nothing.
     assert await publish_due(storage, k=3, now=DUE + 86400) == []
     # The delay is a setting.
@@ -89,8 +89,37 @@ async def test_one_report_or_deletion_changes_nothing_published(storage: Storage
     await storage.submit_report(make_report(period=current_period()))
     await storage.delete_installation(reports[0]["installation_id"])
     assert await publish_due(storage, k=5, now=DUE + 120) == []
-    after, _ = await _stats(storage, 5)
-    assert after == before
+    after, stats_after = await _stats(storage, 5)
+    # Only the count of late reports moved: the victim's report came after publication.
+    assert stats_after["weeks"][0]["late_reports"] == 1
+    assert after == before.replace('"late_reports":0', '"late_reports":1')
+
+
+async def test_late_reports_are_stored_and_counted_not_published(storage: Storage) -> None:
+    """A report after its week's publication: stored, not in the snapshot, counted as late."""
+    await _submit_all(storage, [make_report() for _ in range(3)])
+    assert await publish_due(storage, k=3, now=DUE) == ["2025-W18"]
+    text, stats = await _stats(storage, 3)
+    assert stats["weeks"][0]["late_reports"] == 0
+    # On time: received just before the publication (counted); late: just after it.
+    late = [make_report(printer_fleet={"printers": 9, "types": {"late_printer": 9}}) for _ in range(3)]
+    for report in late:
+        assert (await storage.submit_report(report, now=DUE + 1)).outcome is Outcome.ACCEPTED
+    assert await storage.count_reports() == 6
+    _, stats = await _stats(storage, 3)
+    (week,) = stats["weeks"]
+    assert week["late_reports"] == 3
+    assert week["reports"] == 3
+    assert week["installations"] == 3
+    assert "late_printer" not in json.dumps(week)
+    assert json.loads(text)["weeks"][0] == {**week, "late_reports": 0}
+    # A later week knows nothing of them; deleting one takes it out of the count.
+    await storage.delete_installation(late[0]["installation_id"])
+    assert (await _stats(storage, 3))[1]["weeks"][0]["late_reports"] == 2
+    settings = Settings(k_anonymity=3, purge_interval=0, publish_interval=0)
+    async with TestClient(TestServer(create_app(storage, settings))) as client:
+        page = await (await client.get("/")).text()
+    assert "late reports (not counted)" in page
 
 
 async def test_every_published_number_passes_k(storage: Storage) -> None:

@@ -261,7 +261,7 @@ async def test_sections_left_out_are_counted_per_section(client: Client, storage
     # What the jobs-only installation left out contributes nothing.
     assert totals[(week, "printers", "")][1] == 1
 
-    due = dt.datetime(2025, 5, 7, tzinfo=dt.UTC).timestamp()
+    due = dt.datetime(2025, 5, 8, tzinfo=dt.UTC).timestamp()
     assert await publish_due(storage, k=1, now=due) == [week]
     stats = await (await client.get("/v1/stats")).json()
     assert stats["weeks"][0]["sections"] == {

@@ -54,7 +54,7 @@ class Settings:
     retention_days: float = 400
     admin_token: str | None = None
     purge_interval: float = 3600.0
-    # A week is published this long after it ends (Monday 00:00 UTC); 2 = from the Wednesday.
+    # A week is published this long after it ends (Monday 00:00 UTC); 3 = from the Thursday.
     publication_delay_days: float = DEFAULT_DELAY_DAYS
     publish_interval: float = 600.0
     body_timeout: float = 10.0  # seconds to receive a request body

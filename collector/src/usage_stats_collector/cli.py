@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
         "--publication-delay-days",
         type=float,
         default=DEFAULT_DELAY_DAYS,
-        help="publish a week this many days after it ends (default 2: from the Wednesday, 00:00 UTC)",
+        help="publish a week this many days after it ends (default 3: from the Thursday, 00:00 UTC)",
     )
     serve.add_argument("--publish-interval", type=float, default=600, help="seconds between publication runs")
     serve.add_argument(

@@ -35,7 +35,8 @@ reports = Table(
     UniqueConstraint("submission_id", name="uq_usage_reports_submission_id"),
     Index("ix_usage_reports_installation_week", "installation_id", "week"),
     Index("ix_usage_reports_received_at", "received_at"),
-    Index("ix_usage_reports_week", "week"),
+    # Publication reads one week's reports; /v1/stats counts those received after publication.
+    Index("ix_usage_reports_week_received_at", "week", "received_at"),
 )
 
 # One row per installation that reported within the hour or was deleted, shared by every collector

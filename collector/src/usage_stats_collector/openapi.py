@@ -102,10 +102,25 @@ def openapi_document() -> dict[str, Any]:
                     "maxItems": 104,
                     "items": {
                         "type": "object",
-                        "required": ["week", "published_at", "k_anonymity", "installations", "reports"],
+                        "required": [
+                            "week",
+                            "published_at",
+                            "k_anonymity",
+                            "installations",
+                            "reports",
+                            "late_reports",
+                        ],
                         "properties": {
                             "week": {"type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$"},
                             "published_at": {"type": "string", "format": "date"},
+                            "late_reports": {
+                                "type": "integer",
+                                "minimum": 0,
+                                "description": (
+                                    "Reports of the week stored after it was published: in no number "
+                                    "of the week (which never changes), counted when read."
+                                ),
+                            },
                             "k_anonymity": {"type": "integer", "minimum": 1},
                             "installations": {"type": "integer", "minimum": 1},
                             "reports": {"type": "integer", "minimum": 1},

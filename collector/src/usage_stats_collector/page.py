@@ -116,6 +116,7 @@ def _week_section(week: dict[str, Any]) -> str:
 <section class="card"><h2>Week {escape(week["week"])}</h2>
 <div class="kpis"><div class="kpi"><b>{_fmt(week["installations"])}</b>active installations</div>
 <div class="kpi"><b>{_fmt(week["reports"])}</b>reports</div>
+<div class="kpi"><b>{_fmt(week["late_reports"])}</b>late reports (not counted)</div>
 <div class="kpi"><b>{_fmt(week["printers"])}</b>printers</div>
 <div class="kpi"><b>{_fmt(outcomes[0][1])}</b>jobs started</div></div></section>
 <div class="grid">
@@ -157,7 +158,8 @@ def render_page(stats: Mapping[str, Any], selected: str | None = None) -> str:
 <title>Usage statistics</title><style>{_STYLE}</style></head>
 <body><main><h1>Usage statistics</h1>
 <p class="muted">Pseudonymous weekly reports from the usage_stats integration (a random installation id, only to count each installation once and to honour deletion), aggregated per ISO week.
-A week is published once, {_fmt(delay)} days after it ends, and never changes after that. Values
+A week is published once, {_fmt(delay)} days after it ends, and never changes after that; reports of
+it that arrive later are stored but counted only as “late reports”. Values
 reported by fewer than {k} installations are left out or folded into “other”; weeks with fewer than
 {k} installations are not shown ({suppressed} hidden). Machine-readable: <a href="/v1/stats">/v1/stats</a>.</p>
 {body}

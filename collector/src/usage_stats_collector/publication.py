@@ -1,10 +1,19 @@
 """Weekly publication: fixed, k-anonymous snapshots of closed weeks.
 
 A week (ISO week, Monday to Sunday, UTC) is published once, after it has ended and a delay has
-passed (by default two days: from the Wednesday after the week, 00:00 UTC). Its statistics are
-computed then from the aggregates and written to ``usage_published_weeks``; that row never changes
-again, whatever reports or deletions come later. ``/v1/stats`` and the page serve only these rows,
-so reading them before and after one report (or one deletion) shows no difference.
+passed (by default three days: from the Thursday after the week, 00:00 UTC). The integration sends
+the report of a week at each installation's own random second of the Monday after it (UTC), so the
+delay leaves a day for that window and two for retries: a report due at the end of the window and
+retried by the integration's outbox through an outage of a day still arrives in time. Its statistics
+are computed then from the aggregates and written to ``usage_published_weeks``; that row never
+changes again, whatever reports or deletions come later. ``/v1/stats`` and the page serve only these
+rows, so reading them before and after one report (or one deletion) shows no difference in them.
+
+A report that arrives after its week was published is stored (and deleted on request) like any
+other, but is in no published number: publishing the week again with it would let anyone read it
+as the difference of two publications. ``/v1/stats`` counts such late reports per week
+(``late_reports``), computed from the stored reports when it is read, so a maintainer sees when
+installations miss the publication; it tells how many reports came late, never what they hold.
 
 Every published number comes from at least k installations:
 
@@ -60,7 +69,7 @@ if TYPE_CHECKING:
 MAX_WEEKS = 104
 MAX_KEYS = 50
 MAX_ERROR_TYPES = 20
-DEFAULT_DELAY_DAYS = 2.0
+DEFAULT_DELAY_DAYS = 3.0
 _SCAN_BATCH = 2000
 
 _LISTS = (
@@ -287,9 +296,12 @@ async def publish_due(
 
 
 async def stats_document(storage: Storage, k: int, delay_days: float) -> str:
-    """``/v1/stats``: the newest published weeks as one JSON text, built without parsing them."""
+    """``/v1/stats``: the newest published weeks as one JSON text, built without parsing them.
+
+    Each week's fixed statistics gain its count of reports that arrived after it was published.
+    """
     published = await storage.publications(MAX_WEEKS)
-    weeks = [stats for _, stats in published if stats is not None]
+    weeks = [f'{stats[:-1]},"late_reports":{late}}}' for _, stats, late in published if stats is not None]
     head = json.dumps(
         {
             "k_anonymity": k,

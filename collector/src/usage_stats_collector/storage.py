@@ -338,15 +338,25 @@ class Storage:
             await conn.commit()
         return bool(written)
 
-    async def publications(self, limit: int) -> list[tuple[str, str | None]]:
-        """The newest ``limit`` published weeks, newest first: ``(week, stats JSON or None)``."""
+    async def publications(self, limit: int) -> list[tuple[str, str | None, int]]:
+        """The newest ``limit`` published weeks, newest first: ``(week, stats JSON or None, late)``.
+
+        ``late`` counts the week's stored reports received after it was published (an index range
+        scan of ``(week, received_at)``: only the late rows are read).
+        """
+        late = (
+            select(func.count())
+            .where(reports.c.week == published_weeks.c.week)
+            .where(reports.c.received_at > published_weeks.c.published_at)
+            .scalar_subquery()
+        )
         stmt = (
-            select(published_weeks.c.week, published_weeks.c.stats)
+            select(published_weeks.c.week, published_weeks.c.stats, late)
             .order_by(published_weeks.c.week.desc())
             .limit(limit)
         )
         async with self.engine.connect() as conn:
-            return [(week, stats) for week, stats in await conn.execute(stmt)]
+            return [(week, stats, int(count)) for week, stats, count in await conn.execute(stmt)]
 
     async def export_installation(self, installation_id: str) -> list[dict[str, Any]]:
         """Every stored report of an installation, oldest first (admin export)."""
