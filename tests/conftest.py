@@ -283,7 +283,7 @@ async def coordinator(
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     coordinator: UsageStatsCoordinator = mock_config_entry.runtime_data
-    set_schedule(coordinator, weekday=0, second=6 * 3600)
+    set_schedule(coordinator, second=6 * 3600)
     return coordinator
 
 

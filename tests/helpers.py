@@ -23,7 +23,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.usage_stats.catalogue import EVENTS, JOBS, PRINTERS
 from custom_components.usage_stats.coordinator import UsageStatsCoordinator
-from custom_components.usage_stats.submission import next_occurrence
+from custom_components.usage_stats.schedule import next_occurrence
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
@@ -154,10 +154,10 @@ def share_with(receiver: Receiver) -> dict[str, Any]:
     return {"consent": "share", "endpoint": receiver.url, "retention_days": 90}
 
 
-def set_schedule(coordinator: UsageStatsCoordinator, weekday: int, second: int) -> None:
-    """Give the installation a known weekly time."""
+def set_schedule(coordinator: UsageStatsCoordinator, second: int) -> None:
+    """Give the installation a known second of the weekly window (from Monday 00:00 UTC)."""
     state = coordinator.submission.state
-    state["schedule"] = {"weekday": weekday, "second": second}
+    state["schedule"] = {"second": second}
     state["next_run"] = next_occurrence(state["schedule"], dt_util.utcnow()).isoformat()
     coordinator.async_update_listeners()
 

@@ -343,7 +343,7 @@ async def test_store_1_1_file_is_migrated(
     assert coordinator.submission.pending_first_day().isoformat() == "2026-10-06"
     await coordinator.async_save_now()
     written = hass_storage[STORAGE_KEY]
-    assert (written["version"], written["minor_version"]) == (1, 6)
+    assert (written["version"], written["minor_version"]) == (1, 7)
     assert written["data"]["submission"]["archive"] == []
     assert written["data"]["open_jobs"] == {}
     assert decode_days(written["data"]["days"]) == coordinator.stored["days"]

@@ -71,10 +71,12 @@ async def test_preview_equals_the_body_sent(
     assert preview["format"] == "json"
     assert preview["partial_day"] is None  # At share: whole days only.
     assert_valid_report(preview["payload"])
+    # The days not yet reported, up to yesterday, in reports of one ISO week each:
+    # the first is the week of 2 November.
     assert preview["payload"]["period"] == {
         "start": "2026-11-02",
-        "end": "2026-11-09",
-        "days": 8,
+        "end": "2026-11-08",
+        "days": 7,
     }
     # Asking again shows the same report.
     assert await _call(hass, "preview") == preview
@@ -85,10 +87,15 @@ async def test_preview_equals_the_body_sent(
         "kind": "report",
         "id": preview["payload"]["submission_id"],
         "status_code": 200,
-        "reports_waiting": 0,
+        "reports_waiting": 1,
     }
     assert receiver.requests[0].json() == preview["payload"]
 
+    # The next report waits (one request an hour): Monday 9 November, of the next week.
+    waiting = (await _call(hass, "preview"))["payload"]
+    assert waiting["period"] == {"start": "2026-11-09", "end": "2026-11-09", "days": 1}
+    await advance(hass, freezer, timedelta(minutes=61))
+    assert receiver.requests[1].json() == waiting
     # Nothing left: the next preview is empty until a whole day passed.
     assert (await _call(hass, "preview"))["payload"] is None
 
@@ -177,7 +184,7 @@ async def test_submit_hourly_limit(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """At most one request an hour, whoever asks."""
-    set_schedule(coordinator, weekday=0, second=0)
+    set_schedule(coordinator, second=0)
     record_week(coordinator, freezer)
     freezer.move_to("2026-11-08T23:30:00+00:00")
     await _call(hass, "submit")
@@ -335,7 +342,7 @@ async def test_export(
     assert result["installation_id"] == coordinator.installation_id
     assert result["days"]["2026-11-08"]["printers_by_type"] == {"prusa": 2}
     assert result["outbox"][0]["body"]["period"]["start"] == "2026-11-02"
-    assert result["submission"]["schedule"] == {"weekday": 0, "second": 21600}
+    assert result["submission"]["schedule"] == {"second": 21600}
 
     result = await _call(hass, "export", {"filename": "export.json"})
     path = tmp_path / DOMAIN / "export.json"

@@ -34,7 +34,12 @@ from custom_components.usage_stats.const import (
 )
 from custom_components.usage_stats.coordinator import UsageStatsCoordinator
 from custom_components.usage_stats.outbox import retry_delay
-from custom_components.usage_stats.submission import next_occurrence
+from custom_components.usage_stats.schedule import (
+    SUBMISSION_WINDOW,
+    new_schedule,
+    next_occurrence,
+    week_slot,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
@@ -270,7 +275,7 @@ async def test_connection_refused_is_retried(
     )
     await hass.async_block_till_done()
     coordinator = mock_config_entry.runtime_data
-    set_schedule(coordinator, weekday=0, second=6 * 3600 + 60)
+    set_schedule(coordinator, second=6 * 3600 + 60)
     for hours in (0, 1.3, 2.6, 5.3):
         await advance(hass, freezer, timedelta(hours=hours, minutes=2))
     assert coordinator.submission.status == "retrying"
@@ -376,13 +381,13 @@ async def test_dated_consent(
     )
     await hass.async_block_till_done()
     coordinator = mock_config_entry.runtime_data
-    set_schedule(coordinator, weekday=2, second=0)  # Wednesdays 00:00.
+    set_schedule(coordinator, second=0)  # Mondays 00:00.
     coordinator.record(EVENTS, "ha_start")
     coordinator.record(JOBS, "failed", "prusa")
     freezer.move_to("2026-11-06T09:00:00+00:00")
     coordinator.record(EVENTS, "printer_offline")
 
-    await advance(hass, freezer, "2026-11-11T00:00:30+00:00")
+    await advance(hass, freezer, "2026-11-09T00:00:30+00:00")
     report = receiver.requests[0].json()
     assert report["period"] == {"start": "2026-11-02", "end": "2026-11-08", "days": 7}
     assert report["events"] == {"ha_start": 1, "printer_offline": 1}
@@ -455,7 +460,7 @@ async def test_weeks_older_than_the_retention_are_dropped(
     )
     await hass.async_block_till_done()
     coordinator = mock_config_entry.runtime_data
-    set_schedule(coordinator, weekday=0, second=6 * 3600)
+    set_schedule(coordinator, second=6 * 3600)
     await advance(hass, freezer, "2026-11-10T06:00:30+00:00")
     submission = coordinator.submission
     assert submission.reports_waiting == 0
@@ -478,7 +483,7 @@ async def test_otlp_format(
     )
     await hass.async_block_till_done()
     coordinator = mock_config_entry.runtime_data
-    set_schedule(coordinator, weekday=0, second=6 * 3600)
+    set_schedule(coordinator, second=6 * 3600)
     record_week(coordinator, freezer)
     await advance(hass, freezer, "2026-11-09T06:00:30+00:00")
     request = receiver.requests[0]
@@ -501,15 +506,30 @@ def test_retry_delay() -> None:
 
 
 def test_next_occurrence() -> None:
-    """The weekly time is the next one strictly after now."""
-    schedule = {"weekday": 2, "second": 3600}
-    monday = datetime.fromisoformat("2026-11-02T10:00:00+00:00")
-    assert next_occurrence(schedule, monday) == datetime.fromisoformat(
-        "2026-11-04T01:00:00+00:00"
+    """The weekly time is the next one strictly after now, in the Monday window."""
+    schedule = {"second": 3600}
+    tuesday = datetime.fromisoformat("2026-11-03T10:00:00+00:00")
+    assert next_occurrence(schedule, tuesday) == datetime.fromisoformat(
+        "2026-11-09T01:00:00+00:00"
     )
     assert next_occurrence(
-        schedule, datetime.fromisoformat("2026-11-04T01:00:00+00:00")
-    ) == datetime.fromisoformat("2026-11-11T01:00:00+00:00")
+        schedule, datetime.fromisoformat("2026-11-09T01:00:00+00:00")
+    ) == datetime.fromisoformat("2026-11-16T01:00:00+00:00")
+    assert next_occurrence(
+        schedule, datetime.fromisoformat("2026-11-09T00:59:59+00:00")
+    ) == datetime.fromisoformat("2026-11-09T01:00:00+00:00")
+    assert week_slot(schedule, tuesday) == datetime.fromisoformat(
+        "2026-11-02T01:00:00+00:00"
+    )
+
+
+def test_new_schedule_is_a_second_of_the_window() -> None:
+    """A new schedule is a second of the window; the window is a day from Monday."""
+    assert timedelta(days=1) == SUBMISSION_WINDOW
+    for _ in range(100):
+        schedule = new_schedule()
+        assert set(schedule) == {"second"}
+        assert 0 <= schedule["second"] < SUBMISSION_WINDOW.total_seconds()
 
 
 async def test_failures_never_break_home_assistant(

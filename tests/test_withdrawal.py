@@ -160,7 +160,7 @@ async def test_sharing_again_starts_a_new_id(
     await _by_options(hass, mock_config_entry, "share")
     await hass.async_block_till_done(wait_background_tasks=True)
     coordinator = mock_config_entry.runtime_data
-    set_schedule(coordinator, weekday=0, second=6 * 3600)
+    set_schedule(coordinator, second=6 * 3600)
     new_id = coordinator.installation_id
     assert new_id not in (None, old_id)
     freezer.move_to("2026-11-12T12:00:00+00:00")

@@ -25,7 +25,7 @@ MAX_RETENTION_DAYS: Final = 365
 
 STORAGE_KEY: Final = f"{DOMAIN}.data"
 STORAGE_VERSION: Final = 1
-STORAGE_MINOR_VERSION: Final = 6
+STORAGE_MINOR_VERSION: Final = 7
 # Debounce for store writes: at most one write per this many seconds.
 SAVE_DELAY: Final = 10
 

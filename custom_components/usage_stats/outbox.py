@@ -36,20 +36,24 @@ type Finished = Literal["accepted", "rejected", "withdrawn", "expired"]
 type Settled = Literal["accepted", "retry", "rejected"]
 
 
-def retry_delay(attempts: int, retry_after: timedelta | None) -> timedelta:
+def retry_delay(
+    attempts: int, retry_after: timedelta | None, *, jitter: float | None = None
+) -> timedelta:
     """Return how long to wait after the `attempts`-th failed request.
 
     Exponential backoff from one hour with up to 25% jitter, at most a day; a
     Retry-After of the endpoint is honoured instead (capped at a week). Never less
-    than an hour.
+    than an hour. `jitter` is the share of the largest jitter to add (0 to 1), drawn
+    at random when None.
     """
     if retry_after is not None:
         return max(min(retry_after, MAX_RETRY_AFTER), MIN_REQUEST_INTERVAL)
     backoff: timedelta = min(
         MIN_REQUEST_INTERVAL * 2 ** max(attempts - 1, 0), MAX_BACKOFF
     )
-    jitter = backoff * JITTER * secrets.randbelow(1001) / 1000
-    return backoff + jitter
+    if jitter is None:
+        jitter = secrets.randbelow(1001) / 1000
+    return backoff + backoff * JITTER * jitter
 
 
 def parse(value: str | None) -> datetime | None:

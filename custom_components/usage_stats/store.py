@@ -5,7 +5,7 @@ counters compact on disk: each distinct metric and label key once in a key
 table, and each day as a string of comma-separated key index and count pairs (in memory they
 stay nested dicts); 1.3 adds `submission`; 1.4 adds the `archive` of accepted reports;
 1.5 adds the accepted (and declined) report version to the consent record; 1.6 adds
-`open_jobs`.
+`open_jobs`; 1.7 moves the weekly schedule into the submission window.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from typing import Any, Literal, TypedDict
 from homeassistant import exceptions as ha_exceptions
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
 
 from .const import STORAGE_KEY, STORAGE_MINOR_VERSION, STORAGE_VERSION
+from .schedule import SUBMISSION_WINDOW, week_slot
 
 
 class OutboxEntry(TypedDict):
@@ -77,7 +79,8 @@ class SubmissionData(TypedDict):
 
     outbox: list[OutboxEntry]
     history: list[HistoryEntry]
-    # The weekday (0 = Monday) and second of the day, UTC, picked once at random.
+    # {"second": s}: the second of the weekly submission window (from Monday 00:00 UTC),
+    # picked once at random (storage 1.7; before, {"weekday", "second"} of the whole week).
     schedule: dict[str, int] | None
     next_run: str | None
     last_success: str | None
@@ -259,7 +262,11 @@ class UsageStatsStore(Store[dict[str, Any]]):
         1.4 no `archive` (reports accepted before it were not kept). Before 1.5 the
         consent record had no report version: every metric then was of report
         version 1, so an installation sharing then had accepted version 1. Before
-        1.6 there were no `open_jobs` (no job known to be running).
+        1.6 there were no `open_jobs` (no job known to be running). Before 1.7 the
+        schedule was a weekday and a second of that day: it keeps its second, now of the
+        submission window, and its next run becomes this week's slot of the window, which
+        may have passed; the next look then queues the weeks not yet reported (none when
+        they were), so no week is lost or sent twice.
         """
         if old_major_version > STORAGE_VERSION:
             raise UnsupportedStorageVersionError(old_major_version)
@@ -274,6 +281,13 @@ class UsageStatsStore(Store[dict[str, Any]]):
             sharing = consent.get("level") == "share"
             consent["report_version"] = 1 if sharing else None
             consent["declined_version"] = None
+        if old_minor_version < 7 and (old := data["submission"]["schedule"]):
+            schedule = data["submission"]["schedule"] = {
+                "second": old["second"] % int(SUBMISSION_WINDOW.total_seconds())
+            }
+            data["submission"]["next_run"] = week_slot(
+                schedule, dt_util.utcnow()
+            ).isoformat()
         return data
 
     async def async_load_data(self) -> StoredData | None:

@@ -9,8 +9,7 @@ except deletion requests, which are the user's right; consent.py decides which.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, time, timedelta
-import secrets
+from datetime import date, datetime, timedelta
 from typing import Any, Final, Literal
 
 from homeassistant.core import HomeAssistant, callback
@@ -35,6 +34,7 @@ from .next_report import NextReport, Owner
 from .otlp import to_otlp
 from .outbox import Outbox, iso, parse
 from .report import PLACEHOLDER_ID, Period, serialize, week_start
+from .schedule import new_schedule, next_occurrence
 from .store import OutboxEntry, SubmissionData
 from .transport import (
     DELETION_PATH,
@@ -64,17 +64,6 @@ STATUSES: Final[tuple[Status, ...]] = (
     "retrying",
     "failed",
 )
-
-
-def next_occurrence(schedule: dict[str, int], after: datetime) -> datetime:
-    """Return the first moment of the weekly `schedule` later than `after` (UTC)."""
-    after = dt_util.as_utc(after)
-    midnight = datetime.combine(after.date(), time.min, UTC)
-    days = (schedule["weekday"] - after.weekday()) % 7
-    candidate = midnight + timedelta(days=days, seconds=schedule["second"])
-    if candidate <= after:
-        candidate += timedelta(weeks=1)
-    return candidate
 
 
 class Submission:
@@ -139,12 +128,9 @@ class Submission:
             self._tick(dt_util.utcnow())
 
     def _schedule(self) -> dict[str, int]:
-        """Return this installation's weekly time, picked at random the first time."""
+        """Return this installation's second of the weekly window, picked the first time."""
         if (schedule := self.state["schedule"]) is None:
-            schedule = self.state["schedule"] = {
-                "weekday": secrets.randbelow(7),
-                "second": secrets.randbelow(24 * 3600),
-            }
+            schedule = self.state["schedule"] = new_schedule()
         return schedule
 
     # Consent
@@ -189,16 +175,28 @@ class Submission:
         """Return the first day not yet reported that may be sent, None below share."""
         return self.next_report.first_day()
 
-    def _queue_report(self, last: date, *, weekly: bool) -> OutboxEntry | None:
-        """Queue the report of the days not yet reported up to `last`, if any."""
-        first = self.pending_first_day()
+    def _queue_reports(self, last: date, *, weekly: bool) -> list[OutboxEntry]:
+        """Queue the reports of the days not yet reported up to `last`, one per ISO week.
+
+        A report never spans two ISO weeks: a collector counts it in the week of its
+        first day and takes at most seven days (after Home Assistant was off for
+        weeks, each week is its own report).
+        """
+        entries: list[OutboxEntry] = []
         installation_id = self.coordinator.installation_id
-        if first is None or installation_id is None or first > last:
+        while installation_id is not None and (period := self._next_period(last)):
+            body = self.next_report.build(period, installation_id)
+            entries.append(
+                self.outbox.queue_report(body, dt_util.utcnow(), weekly=weekly)
+            )
+            self.next_report.taken(period.last)
+        return entries
+
+    def _next_period(self, last: date) -> Period | None:
+        """Return the days of the next report up to `last`: within one ISO week."""
+        if (first := self.pending_first_day()) is None or first > last:
             return None
-        body = self.next_report.build(Period(first, last), installation_id)
-        entry = self.outbox.queue_report(body, dt_util.utcnow(), weekly=weekly)
-        self.next_report.taken(last)
-        return entry
+        return Period(first, min(last, week_start(first) + timedelta(days=6)))
 
     def preview(self) -> dict[str, Any]:
         """Return the endpoint, format and body the next submission would send.
@@ -217,11 +215,9 @@ class Submission:
             today = utc_today()
             yesterday = today - timedelta(days=1)
             if self.coordinator.consent.level is ConsentLevel.SHARE:
-                first = self.pending_first_day()
-                if first is not None and first <= yesterday:
+                if period := self._next_period(yesterday):
                     body = self.next_report.build(
-                        Period(first, yesterday),
-                        self.coordinator.installation_id or PLACEHOLDER_ID,
+                        period, self.coordinator.installation_id or PLACEHOLDER_ID
                     )
             else:
                 body = self.next_report.build(
@@ -315,7 +311,7 @@ class Submission:
         if not self.sharing:
             return
         last_sunday = week_start(now.date()) - timedelta(days=1)
-        self._queue_report(last_sunday, weekly=True)
+        self._queue_reports(last_sunday, weekly=True)
         if (waiting := self.outbox.weekly_waiting()) >= UNDELIVERED_WEEKS:
             ir.async_create_issue(
                 self.hass,
@@ -432,7 +428,7 @@ class Submission:
                     translation_placeholders={"time": _local(earliest)},
                 )
             self._expire(now)
-            self._queue_report(utc_today() - timedelta(days=1), weekly=False)
+            self._queue_reports(utc_today() - timedelta(days=1), weekly=False)
             await self._async_changed()
             if (entry := self.outbox.sendable(self.sharing)) is None:
                 return {"outcome": "nothing_to_send", "reports_waiting": 0}
