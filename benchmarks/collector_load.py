@@ -6,8 +6,9 @@ subprocess on 127.0.0.1 with a fresh database, drives 50 concurrent keep-alive c
 distinct valid reports (distinct installation ids), prints accepted reports/s and latency percentiles, then
 seeds about a million stored reports through the storage layer (``Storage.bulk_load``: reports and
 their aggregates in the same transactions), publishes the closed weeks as the collector does
-(fixed snapshots, k = 5), checks the published totals against the stored rows of those weeks, and
-prints the latency of ``GET /v1/stats`` (served from the snapshots). It stops by itself.
+(fixed snapshots, k = 5), checks the published totals against the stored rows of those weeks (and
+exits with 1 when a stored report of a published week is not in its numbers), and prints the
+latency of ``GET /v1/stats`` (served from the snapshots). It stops by itself.
 
     collector/.venv/bin/python benchmarks/collector_load.py            # full run (takes several minutes)
     collector/.venv/bin/python benchmarks/collector_load.py --quick    # smaller counts
@@ -127,8 +128,15 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def collector(database: str) -> CollectorProcess:
-    """The collector as a subprocess on a free loopback port (no background purge)."""
-    return CollectorProcess(database, "--purge-interval", "0", host=HOST)
+    """The collector as a subprocess on a free loopback port.
+
+    Without its background purge and publication: the benchmark publishes itself, once every
+    report it posts or seeds is stored (a publication run in the middle of the load would fix a
+    week while its reports still arrive, and they would be late reports).
+    """
+    return CollectorProcess(
+        database, "--purge-interval", "0", "--publish-interval", "0", host=HOST
+    )
 
 
 class _Client(asyncio.Protocol):
@@ -335,26 +343,35 @@ async def stored_count(database: str) -> int:
         await storage.close()
 
 
-async def publish(database: str) -> tuple[list[str], float, int]:
+async def stored_in(database: str, weeks: list[str]) -> int:
+    """How many stored reports these weeks hold."""
+    storage = Storage(database, pool_size=1)
+    try:
+        async with storage.engine.connect() as conn:
+            count = await conn.execute(
+                select(func.count()).where(reports.c.week.in_(weeks))
+            )
+            return int(count.scalar_one())
+    finally:
+        await storage.close()
+
+
+async def publish(database: str) -> tuple[list[str], float]:
     """Publish the due weeks as the collector's publication loop does (k = 5).
 
-    Returns the weeks, the seconds it took, and how many stored reports those weeks hold.
+    Returns the weeks and the seconds it took.
     """
     storage = Storage(database, pool_size=2)
     try:
         began = time.perf_counter()
         published = await publish_due(storage, k=5)
-        seconds = time.perf_counter() - began
-        async with storage.engine.connect() as conn:
-            in_weeks = await conn.execute(
-                select(func.count()).where(reports.c.week.in_(published))
-            )
-            return published, seconds, int(in_weeks.scalar_one())
+        return published, time.perf_counter() - began
     finally:
         await storage.close()
 
 
-async def run_backend(name: str, database: str, args: argparse.Namespace) -> None:
+async def run_backend(name: str, database: str, args: argparse.Namespace) -> bool:
+    """Measure one backend; return whether the published weeks hold every stored report."""
     print(f"\n== {name}: {database}", flush=True)
     with collector(database) as running:
         await post_load(
@@ -371,24 +388,31 @@ async def run_backend(name: str, database: str, args: argparse.Namespace) -> Non
     seconds = await seed(database, args.seed, args.installations, args.batch)
     total = await stored_count(database)
     print(f"  seeded in {seconds:.0f} s; {total:,} reports stored", flush=True)
-    weeks, seconds, in_weeks = await publish(database)
+    weeks, seconds = await publish(database)
     print(
-        f"  published {len(weeks)} closed weeks ({in_weeks:,} reports) in {seconds:.0f} s",
+        f"  published {len(weeks)} closed weeks ({await stored_in(database, weeks):,} reports) "
+        f"in {seconds:.0f} s",
         flush=True,
     )
     with collector(database) as running:
         latency, stats = await stats_latency(running.url, args.stats_rounds)
+    # Every stored report of a published week is in that week's numbers: none late, none lost.
+    # The weeks are those /v1/stats shows, whoever published them.
+    in_weeks = await stored_in(database, [week["week"] for week in stats["weeks"]])
     published = sum(week["reports"] for week in stats["weeks"])
-    consistent = (
+    late = sum(week["late_reports"] for week in stats["weeks"])
+    consistent = published == in_weeks and late == 0
+    verdict = (
         "consistent"
-        if published == in_weeks
-        else f"INCONSISTENT ({published:,} published)"
+        if consistent
+        else f"INCONSISTENT ({published:,} published, {late:,} late, {in_weeks:,} stored)"
     )
     print(
         f"  GET /v1/stats at {total:,} reports ({len(stats['weeks'])} weeks): p50 {latency['p50']:.1f} ms, "
-        f"p95 {latency['p95']:.1f} ms, max {latency['max']:.1f} ms; aggregates {consistent}",
+        f"p95 {latency['p95']:.1f} ms, max {latency['max']:.1f} ms; aggregates {verdict}",
         flush=True,
     )
+    return consistent
 
 
 async def main() -> int:
@@ -422,10 +446,11 @@ async def main() -> int:
     args.seed = args.seed or (50_000 if args.quick else 1_000_000)
     args.installations = 20_000
     args.batch = 5_000 if args.quick else 20_000
+    consistent = True
     for backend in args.backends.split(","):
         if backend == "sqlite":
             with tempfile.TemporaryDirectory(prefix="collector-bench-") as folder:
-                await run_backend(
+                consistent &= await run_backend(
                     "SQLite", f"sqlite:///{Path(folder) / 'bench.db'}", args
                 )
         elif backend == "postgresql":
@@ -434,13 +459,14 @@ async def main() -> int:
             await admin.execute(f'CREATE DATABASE "{name}"')
             try:
                 database = args.postgres_url.rsplit("/", 1)[0] + f"/{name}"
-                await run_backend("PostgreSQL", database, args)
+                consistent &= await run_backend("PostgreSQL", database, args)
             finally:
                 await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 await admin.close()
         else:
             parser.error(f"unknown backend {backend}")
-    return 0
+    # A published week that misses a stored report of it fails the run.
+    return 0 if consistent else 1
 
 
 if __name__ == "__main__":
