@@ -443,6 +443,32 @@ async def test_three_weeks_undelivered(
     assert coordinator.submission.status == "idle"
 
 
+async def test_weeks_missed_while_off_are_one_report_each(
+    hass: HomeAssistant,
+    coordinator: UsageStatsCoordinator,
+    receiver: Receiver,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Home Assistant was off for three weekly runs: each week is a report, no repair.
+
+    A collector counts a report in the week of its first day and takes at most seven
+    days; and nothing failed to be delivered, so nothing is "undelivered".
+    """
+    record_week(coordinator, freezer)
+    receiver.answers = [Answer(503)]  # The network is not back yet.
+    # The first look after three missed Mondays (the clock jumped, as after a long stop).
+    await advance(hass, freezer, "2026-11-26T09:00:00+00:00")
+    assert coordinator.submission.reports_waiting == 3
+    assert issue_registry.async_get_issue(DOMAIN, "reports_undelivered") is None
+    assert coordinator.submission.status == "retrying"
+    for _ in range(3):
+        await advance(hass, freezer, timedelta(minutes=91))
+    periods = [(b["period"]["start"], b["period"]["days"]) for b in receiver.bodies()]
+    assert periods == [("2026-11-02", 7)] * 2 + [("2026-11-09", 7), ("2026-11-16", 7)]
+    assert coordinator.submission.status == "idle"
+
+
 async def test_weeks_older_than_the_retention_are_dropped(
     hass: HomeAssistant,
     coordinator: UsageStatsCoordinator,

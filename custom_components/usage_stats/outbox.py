@@ -87,9 +87,16 @@ class Outbox:
         """Return the waiting reports, oldest first."""
         return [entry for entry in self.entries if entry["kind"] == "report"]
 
-    def weekly_waiting(self) -> int:
-        """Return how many reports of the weekly schedule wait."""
-        return sum(1 for entry in self.reports() if entry["weekly"])
+    def weekly_runs_waited(self, now: datetime) -> int:
+        """Return how many weekly runs the oldest waiting weekly report has seen; 0: none.
+
+        Weekly runs are a week apart; the weeks a single run queued after Home
+        Assistant was off for weeks count once, since none of them failed yet.
+        """
+        queued = (parse(e["queued_at"]) for e in self.reports() if e["weekly"])
+        if (oldest := min((q for q in queued if q is not None), default=None)) is None:
+            return 0
+        return round((now - oldest) / timedelta(weeks=1)) + 1
 
     def queue_report(
         self, body: dict[str, Any], now: datetime, *, weekly: bool

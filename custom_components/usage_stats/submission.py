@@ -48,7 +48,7 @@ from .transport import (
 
 # How often the schedule and the outbox are looked at.
 TICK_INTERVAL: Final = timedelta(minutes=1)
-# Weekly reports waiting in a row before a repair issue is raised.
+# Weekly runs a report waited through before a repair issue is raised.
 UNDELIVERED_WEEKS: Final = 3
 
 ISSUE_REPORT_REJECTED: Final = "report_rejected"
@@ -175,22 +175,18 @@ class Submission:
         """Return the first day not yet reported that may be sent, None below share."""
         return self.next_report.first_day()
 
-    def _queue_reports(self, last: date, *, weekly: bool) -> list[OutboxEntry]:
+    def _queue_reports(self, last: date, *, weekly: bool) -> None:
         """Queue the reports of the days not yet reported up to `last`, one per ISO week.
 
         A report never spans two ISO weeks: a collector counts it in the week of its
         first day and takes at most seven days (after Home Assistant was off for
         weeks, each week is its own report).
         """
-        entries: list[OutboxEntry] = []
         installation_id = self.coordinator.installation_id
         while installation_id is not None and (period := self._next_period(last)):
             body = self.next_report.build(period, installation_id)
-            entries.append(
-                self.outbox.queue_report(body, dt_util.utcnow(), weekly=weekly)
-            )
+            self.outbox.queue_report(body, dt_util.utcnow(), weekly=weekly)
             self.next_report.taken(period.last)
-        return entries
 
     def _next_period(self, last: date) -> Period | None:
         """Return the days of the next report up to `last`: within one ISO week."""
@@ -252,7 +248,7 @@ class Submission:
             return "disabled"
         if (
             self.state["rejected_status"] is not None
-            or self.outbox.weekly_waiting() >= UNDELIVERED_WEEKS
+            or self.outbox.weekly_runs_waited(dt_util.utcnow()) >= UNDELIVERED_WEEKS
         ):
             return "failed"
         if any(entry["attempts"] for entry in outbox):
@@ -312,7 +308,7 @@ class Submission:
             return
         last_sunday = week_start(now.date()) - timedelta(days=1)
         self._queue_reports(last_sunday, weekly=True)
-        if (waiting := self.outbox.weekly_waiting()) >= UNDELIVERED_WEEKS:
+        if (waiting := self.outbox.weekly_runs_waited(now)) >= UNDELIVERED_WEEKS:
             ir.async_create_issue(
                 self.hass,
                 DOMAIN,
