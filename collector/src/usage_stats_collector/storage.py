@@ -103,9 +103,7 @@ class Storage:
             )
             event.listen(self.engine.sync_engine, "connect", set_sqlite_pragmas)
         else:
-            connect_args: dict[str, Any] = {}
-            if schema is not None:
-                connect_args["server_settings"] = {"search_path": schema}
+            connect_args: dict[str, Any] = {"server_settings": self._server_settings(schema)}
             self.engine = create_async_engine(
                 self.url,
                 pool_size=pool_size,
@@ -124,6 +122,19 @@ class Storage:
         self._pool_size = pool_size
         self._intake: asyncpg.Pool | None = None  # PostgreSQL: opened on the first report
         self._intake_lock = asyncio.Lock()
+
+    @staticmethod
+    def _server_settings(schema: str | None) -> dict[str, str]:
+        """PostgreSQL session settings of every connection.
+
+        No JIT compilation: the collector's queries are short, and compiling took longer than
+        running them (``/v1/stats`` at a million reports: 55 ms of JIT for 0.3 ms of work, because
+        the planner overestimates the late-report counts).
+        """
+        settings = {"jit": "off"}
+        if schema is not None:
+            settings["search_path"] = schema
+        return settings
 
     @contextlib.asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
@@ -189,8 +200,7 @@ class Storage:
                     "prepared_statement_name_func",
                 ):
                     options.pop(unused, None)
-                if self.schema is not None:
-                    options["server_settings"] = {"search_path": self.schema}
+                options["server_settings"] = self._server_settings(self.schema)
                 self._intake = await asyncpg.create_pool(
                     min_size=0, max_size=self._pool_size, reset=_session_unchanged, **options
                 )
