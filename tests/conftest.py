@@ -25,6 +25,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 from .helpers import GRANTED, Receiver, set_schedule
+from .jobs_fleet import Driver, Fleet, register_fleet
 
 ENDPOINT = "https://stats.example.org"
 
@@ -296,3 +297,22 @@ def entity_registry_enabled_by_default() -> Generator[None]:
         new_callable=PropertyMock,
     ):
         yield
+
+
+# Print jobs: a printer of every supported integration, and a driver of its states.
+
+
+@pytest.fixture
+def fleet(
+    hass: HomeAssistant,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> Fleet:
+    """Register a printer of every supported integration (tests/jobs_fleet.py)."""
+    return register_fleet(hass, device_registry, entity_registry)
+
+
+@pytest.fixture
+def drive(hass: HomeAssistant, freezer: FrozenDateTimeFactory, fleet: Fleet) -> Driver:
+    """Return the driver of the fleet's states."""
+    return Driver(hass, freezer, fleet)

@@ -7,8 +7,6 @@ also checks that the jobs add up: started = the outcomes + the jobs running.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
 import logging
 from typing import Any
 
@@ -16,213 +14,16 @@ from freezegun.api import FrozenDateTimeFactory
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.usage_stats.catalogue import JOB_OUTCOMES
 from custom_components.usage_stats.const import (
     CONF_CONSENT,
     CONF_PRINTER_INTEGRATIONS,
     CONF_RETENTION_DAYS,
 )
-from custom_components.usage_stats.printers import KNOWN_PRINTER_INTEGRATIONS
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 from .helpers import settle, today
-
-UUID = "8f1e0c6a-0000-4000-8000-1234567890ab"
-
-
-@dataclass(frozen=True)
-class Kind:
-    """How an integration registers its status and progress sensors."""
-
-    domain: str
-    status: dict[str, str]
-    progress: dict[str, str] | None
-
-
-KINDS = {
-    kind.domain: kind
-    for kind in (
-        Kind(
-            "octoprint",
-            {"unique_id": f"Current State-{UUID}"},
-            {"unique_id": f"Job Percentage-{UUID}"},
-        ),
-        Kind(
-            "prusalink",
-            {"unique_id": f"{UUID}_printer.state", "translation_key": "printer_state"},
-            {"unique_id": f"{UUID}_job.progress", "translation_key": "progress"},
-        ),
-        Kind(
-            "dremel_3d_printer",
-            {"unique_id": f"{UUID}_job_phase", "translation_key": "job_phase"},
-            {"unique_id": f"{UUID}_progress", "translation_key": "progress"},
-        ),
-        Kind(
-            "bambu_lab",
-            {"unique_id": f"{UUID}_print_status", "translation_key": "print_status"},
-            {
-                "unique_id": f"{UUID}_print_progress",
-                "translation_key": "print_progress",
-            },
-        ),
-        Kind(
-            "moonraker",
-            {"unique_id": f"{UUID}_print_state"},
-            {"unique_id": f"{UUID}_progress"},
-        ),
-        Kind(
-            "ha_creality_ws",
-            {"unique_id": f"{UUID}_print_status", "translation_key": "print_status"},
-            {
-                "unique_id": f"{UUID}_print_progress",
-                "translation_key": "print_progress",
-            },
-        ),
-        Kind(
-            "elegoo_printer",
-            {"unique_id": f"{UUID}_print_status", "translation_key": "print_status"},
-            {
-                "unique_id": f"{UUID}_print_progress",
-                "translation_key": "print_progress",
-            },
-        ),
-        Kind(
-            "anycubic_cloud",
-            {"unique_id": f"{UUID}_print_state", "translation_key": "print_state"},
-            {
-                "unique_id": f"{UUID}_print_progress",
-                "translation_key": "print_progress",
-            },
-        ),
-        Kind("flashforge", {"unique_id": f"{UUID}_status"}, None),
-    )
-}
-
-
-@dataclass
-class Fleet:
-    """One registered printer per integration: its status and progress entities."""
-
-    status: dict[str, str]
-    progress: dict[str, str]
-    device: dict[str, str]
-
-
-@pytest.fixture
-def fleet(
-    hass: HomeAssistant,
-    device_registry: dr.DeviceRegistry,
-    entity_registry: er.EntityRegistry,
-) -> Fleet:
-    """Register a printer of every supported integration."""
-    fleet = Fleet({}, {}, {})
-    for kind in KINDS.values():
-        entry = MockConfigEntry(domain=kind.domain, title=f"Printer 192.168.1.5 {UUID}")
-        entry.add_to_hass(hass)
-        device = device_registry.async_get_or_create(
-            config_entry_id=entry.entry_id,
-            identifiers={(kind.domain, UUID)},
-            name="Workshop printer",
-        )
-        fleet.device[kind.domain] = device.id
-        fleet.status[kind.domain] = entity_registry.async_get_or_create(
-            "sensor",
-            kind.domain,
-            kind.status["unique_id"],
-            device_id=device.id,
-            config_entry=entry,
-            translation_key=kind.status.get("translation_key"),
-        ).entity_id
-        if kind.progress is not None:
-            fleet.progress[kind.domain] = entity_registry.async_get_or_create(
-                "sensor",
-                kind.domain,
-                kind.progress["unique_id"],
-                device_id=device.id,
-                config_entry=entry,
-                translation_key=kind.progress.get("translation_key"),
-            ).entity_id
-    return fleet
-
-
-async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
-
-
-def _type(domain: str) -> str:
-    return KNOWN_PRINTER_INTEGRATIONS[domain].printer_type
-
-
-def assert_adds_up(entry: MockConfigEntry) -> None:
-    """Started = the sum of the outcomes + the jobs still running, per printer type."""
-    jobs: dict[str, dict[str, int]] = {}
-    for metrics in entry.runtime_data.stored["days"].values():
-        for key, value in metrics.get("jobs", {}).items():
-            outcome, kind = key.split("/")
-            jobs.setdefault(kind, dict.fromkeys(JOB_OUTCOMES, 0))[outcome] += value
-    running = entry.runtime_data.stored["open_jobs"]
-    for kind in jobs.keys() | running.keys():
-        counts = jobs.get(kind, dict.fromkeys(JOB_OUTCOMES, 0))
-        ended = sum(n for outcome, n in counts.items() if outcome != "started")
-        assert counts["started"] == ended + running.get(kind, 0), (kind, counts)
-
-
-class Driver:
-    """Sets states on the registered entities, with time passing."""
-
-    def __init__(
-        self, hass: HomeAssistant, freezer: FrozenDateTimeFactory, fleet: Fleet
-    ) -> None:
-        """Initialize the driver."""
-        self.hass, self.freezer, self.fleet = hass, freezer, fleet
-
-    async def __call__(
-        self,
-        domain: str,
-        status: str | None = None,
-        progress: float | str | None = None,
-        minutes: float = 0,
-    ) -> None:
-        """Move time on, then set the status and progress as one update does."""
-        self.freezer.tick(timedelta(minutes=minutes))
-        if status is not None:
-            self.hass.states.async_set(self.fleet.status[domain], status)
-        if progress is not None:
-            self.hass.states.async_set(self.fleet.progress[domain], str(progress))
-        await self.hass.async_block_till_done()
-
-    async def settle(self) -> None:
-        """Let endings settle."""
-        await settle(self.hass, self.freezer)
-
-
-@pytest.fixture
-def drive(hass: HomeAssistant, freezer: FrozenDateTimeFactory, fleet: Fleet) -> Driver:
-    """Return the driver of the fleet's states."""
-    return Driver(hass, freezer, fleet)
-
-
-def _total(entry: MockConfigEntry, metric: str) -> dict[str, int]:
-    """Return the counts of a metric summed over all stored days."""
-    totals: dict[str, int] = {}
-    for metrics in entry.runtime_data.stored["days"].values():
-        for key, value in metrics.get(metric, {}).items():
-            totals[key] = totals.get(key, 0) + value
-    return totals
-
-
-def _jobs(entry: MockConfigEntry, domain: str) -> dict[str, int]:
-    kind = _type(domain)
-    return {
-        key.split("/")[0]: value
-        for key, value in _total(entry, "jobs").items()
-        if key.endswith(f"/{kind}")
-    }
-
+from .jobs_fleet import Driver, assert_adds_up, jobs, printer_type, setup_entry, total
 
 # (domain, idle state, [(status, progress, minutes)...], outcome, duration bucket)
 ENDINGS = [
@@ -292,13 +93,13 @@ async def test_job_outcome(
 ) -> None:
     """Each integration's states end a job in exactly one outcome."""
     await drive(domain, idle, 100 if domain in drive.fleet.progress else None)
-    entry = await _setup(hass, mock_config_entry)
+    entry = await setup_entry(hass, mock_config_entry)
     for status, progress, minutes in steps:
         await drive(domain, status, progress, minutes)
     await drive.settle()
-    assert _jobs(entry, domain) == {"started": 1, outcome: 1}
-    assert _total(entry, "job_duration") == ({bucket: 1} if bucket else {})
-    assert entry.runtime_data.stored["open_jobs"] == {_type(domain): 0}
+    assert jobs(entry, domain) == {"started": 1, outcome: 1}
+    assert total(entry, "job_duration") == ({bucket: 1} if bucket else {})
+    assert entry.runtime_data.stored["open_jobs"] == {printer_type(domain): 0}
     assert_adds_up(entry)
 
 
@@ -307,7 +108,7 @@ async def test_octoprint_events_and_errors(
 ) -> None:
     """An error state counts as a printer error; a lost connection as off and online."""
     await drive("octoprint", "Operational", 0)
-    entry = await _setup(hass, mock_config_entry)
+    entry = await setup_entry(hass, mock_config_entry)
     await drive("octoprint", "Printing", 0)
     await drive("octoprint", "Error", 10, 5)
     await drive("octoprint", "Offline after error")
@@ -317,7 +118,7 @@ async def test_octoprint_events_and_errors(
     await drive("octoprint", "unavailable", 20, 5)
     await drive("octoprint", "Operational", 0)
     await drive.settle()
-    assert _jobs(entry, "octoprint") == {"started": 2, "failed": 1, "interrupted": 1}
+    assert jobs(entry, "octoprint") == {"started": 2, "failed": 1, "interrupted": 1}
     assert today(entry, "errors") == {"octoprint/printer_error": 1}
     assert today(entry, "events") == {"printer_offline": 2, "printer_online": 2}
     assert_adds_up(entry)
@@ -328,13 +129,13 @@ async def test_octoprint_short_job_between_polls(
 ) -> None:
     """A job that began and ended between two polls shows only as 100 %."""
     await drive("octoprint", "Operational", 0)
-    entry = await _setup(hass, mock_config_entry)
+    entry = await setup_entry(hass, mock_config_entry)
     await drive("octoprint", None, 100, 1)  # Started and completed unseen.
     await drive("octoprint", None, 0, 1)  # A file was selected: no job.
     await drive("octoprint", None, "unavailable", 1)
     await drive("octoprint", None, 100, 1)  # No value before: not evidence.
     await drive.settle()
-    assert _jobs(entry, "octoprint") == {"started": 1, "completed": 1}
+    assert jobs(entry, "octoprint") == {"started": 1, "completed": 1}
     assert today(entry, "job_duration") == {}
     assert_adds_up(entry)
 
@@ -348,7 +149,7 @@ async def test_octoprint_observed_sequence(
     look the same: the printer's state becomes unavailable, the percentage 0).
     """
     await drive("octoprint", "Operational", 0)
-    entry = await _setup(hass, mock_config_entry)
+    entry = await setup_entry(hass, mock_config_entry)
     for status, percent in (
         ("Printing", 63.18),
         (None, 100.0),
@@ -364,13 +165,13 @@ async def test_octoprint_observed_sequence(
     ):
         await drive("octoprint", status, percent, 0.5)
         await drive.settle()
-    assert _jobs(entry, "octoprint") == {
+    assert jobs(entry, "octoprint") == {
         "started": 4,
         "completed": 1,
         "cancelled": 1,
         "interrupted": 2,
     }
-    assert _total(entry, "job_duration") == {"lt_30m": 1}
+    assert total(entry, "job_duration") == {"lt_30m": 1}
     assert_adds_up(entry)
 
 
@@ -379,15 +180,15 @@ async def test_octoprint_next_job_without_idle_between(
 ) -> None:
     """A job ends and the next begins between two polls: only the percentage falls."""
     await drive("octoprint", "Operational", 0)
-    entry = await _setup(hass, mock_config_entry)
+    entry = await setup_entry(hass, mock_config_entry)
     await drive("octoprint", "Printing", 63.18)
     await drive("octoprint", None, 100, 1)  # Finishing, still Printing.
     await drive("octoprint", None, 42.57, 40)  # The next job.
     await drive("octoprint", None, 60, 1)
     await drive("octoprint", "Operational", 100, 1)
     await drive.settle()
-    assert _jobs(entry, "octoprint") == {"started": 2, "completed": 2}
-    assert _total(entry, "job_duration") == {"30m_1h": 1, "lt_30m": 1}
+    assert jobs(entry, "octoprint") == {"started": 2, "completed": 2}
+    assert total(entry, "job_duration") == {"30m_1h": 1, "lt_30m": 1}
     assert_adds_up(entry)
 
 
@@ -404,7 +205,7 @@ async def test_bambu_cancel_event(
     """
     device_id = drive.fleet.device["bambu_lab"]
     await drive("bambu_lab", "idle", 0)
-    entry = await _setup(hass, mock_config_entry)
+    entry = await setup_entry(hass, mock_config_entry)
 
     def cancel(device: str = device_id, kind: str = "event_print_canceled") -> None:
         hass.bus.async_fire("bambu_lab_event", {"device_id": device, "type": kind})
@@ -424,7 +225,7 @@ async def test_bambu_cancel_event(
     await drive("bambu_lab", ending, 100, 10)
     await drive.settle()
     expected = "failed" if ending == "failed" else "completed"
-    assert _jobs(entry, "bambu_lab") == {"started": 3, "cancelled": 2, expected: 1}
+    assert jobs(entry, "bambu_lab") == {"started": 3, "cancelled": 2, expected: 1}
     assert_adds_up(entry)
 
 
@@ -473,11 +274,11 @@ async def test_job_across_restart(
     """A job counted as started before a restart gets exactly one outcome after it."""
     _seed(hass_storage, {"octoprint": 1, "prusa": 0})
     await drive("octoprint", *at_start)
-    entry = await _setup(hass, mock_config_entry)
+    entry = await setup_entry(hass, mock_config_entry)
     for status, progress in later:
         await drive("octoprint", status, progress, 5)
     await drive.settle()
-    assert _jobs(entry, "octoprint") == outcomes  # Not started again.
+    assert jobs(entry, "octoprint") == outcomes  # Not started again.
     assert today(entry, "job_duration") == {}  # Its start was not seen.
     assert entry.runtime_data.stored["open_jobs"]["octoprint"] == 0
 
@@ -492,14 +293,14 @@ async def test_two_printers_one_job_before_restart(
     _seed(hass_storage, {"bambu_lab": 1})
     await drive("bambu_lab", "running", 50)
     await drive("prusalink", "printing", 10)
-    entry = await _setup(hass, mock_config_entry)
-    assert _jobs(entry, "bambu_lab") == {}
-    assert _jobs(entry, "prusalink") == {"started": 1}  # Seen printing at start-up.
+    entry = await setup_entry(hass, mock_config_entry)
+    assert jobs(entry, "bambu_lab") == {}
+    assert jobs(entry, "prusalink") == {"started": 1}  # Seen printing at start-up.
     await drive("bambu_lab", "finish", 100, 5)
     await drive("prusalink", "finished", 100, 5)
     await drive.settle()
-    assert _jobs(entry, "bambu_lab") == {"completed": 1}
-    assert _jobs(entry, "prusalink") == {"started": 1, "completed": 1}
+    assert jobs(entry, "bambu_lab") == {"completed": 1}
+    assert jobs(entry, "prusalink") == {"started": 1, "completed": 1}
     assert today(entry, "job_duration") == {}
 
 
@@ -511,12 +312,12 @@ async def test_job_across_reload_and_unload(
 ) -> None:
     """A reload keeps a running job; an unload decides an ending still settling."""
     await drive("moonraker", "standby", 0)
-    entry = await _setup(hass, mock_config_entry)
+    entry = await setup_entry(hass, mock_config_entry)
     await drive("moonraker", "printing", 0)
     assert entry.runtime_data.stored["open_jobs"] == {"klipper": 1}
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
-    assert _jobs(entry, "moonraker") == {"started": 1}
+    assert jobs(entry, "moonraker") == {"started": 1}
     await drive("moonraker", "complete", 100, 20)
     stored = entry.runtime_data.stored
     caplog.clear()
@@ -537,12 +338,12 @@ async def test_printer_removed_during_ending(
 ) -> None:
     """A printer removed while its job ends still gets the outcome."""
     await drive("moonraker", "standby", 0)
-    entry = await _setup(hass, mock_config_entry)
+    entry = await setup_entry(hass, mock_config_entry)
     await drive("moonraker", "printing", 0)
     await drive("moonraker", "cancelled", 10, 5)
     device_registry.async_remove_device(drive.fleet.device["moonraker"])
     await settle(hass, freezer)
-    assert _jobs(entry, "moonraker") == {"started": 1, "cancelled": 1}
+    assert jobs(entry, "moonraker") == {"started": 1, "cancelled": 1}
 
 
 @pytest.mark.parametrize(
@@ -581,7 +382,7 @@ async def test_user_domain_uses_known_signals(
         for key in ("print_status", "print_progress")
     )
     hass.states.async_set(status, "idle")
-    entry = await _setup(hass, mock_config_entry)
+    entry = await setup_entry(hass, mock_config_entry)
     for state, percent in (
         ("printing", 0),
         ("idle", 100),
@@ -603,7 +404,7 @@ async def test_delete_forgets_running_jobs(
 ) -> None:
     """After `usage_stats.delete` a job started before it gets no outcome."""
     await drive("ha_creality_ws", "idle", 0)
-    entry = await _setup(hass, mock_config_entry)
+    entry = await setup_entry(hass, mock_config_entry)
     await drive("ha_creality_ws", "printing", 0)
     await drive("octoprint", "Printing", 0)
     await entry.runtime_data.submission.async_delete()
@@ -612,7 +413,7 @@ async def test_delete_forgets_running_jobs(
     await drive("ha_creality_ws", "printing", 0, 5)  # A new job counts again.
     await drive("ha_creality_ws", "stopped", 10, 5)
     await drive.settle()
-    assert _total(entry, "jobs") == {"started/creality": 1, "cancelled/creality": 1}
+    assert total(entry, "jobs") == {"started/creality": 1, "cancelled/creality": 1}
     assert_adds_up(entry)
 
 
@@ -625,7 +426,7 @@ async def test_job_survives_renamed_status_entity(
 ) -> None:
     """A printer whose status entity is renamed mid-job keeps its job."""
     await drive("prusalink", "idle", 0)
-    entry = await _setup(hass, mock_config_entry)
+    entry = await setup_entry(hass, mock_config_entry)
     await drive("prusalink", "printing", 10)
     old_id = drive.fleet.status["prusalink"]
     new_id = "sensor.renamed_printer_state"
@@ -635,6 +436,6 @@ async def test_job_survives_renamed_status_entity(
     drive.fleet.status["prusalink"] = new_id
     await drive("prusalink", "finished", 100, 30)
     await drive.settle()
-    assert _jobs(entry, "prusalink") == {"started": 1, "completed": 1}
-    assert _total(entry, "job_duration") == {}  # Its start was not seen since.
+    assert jobs(entry, "prusalink") == {"started": 1, "completed": 1}
+    assert total(entry, "job_duration") == {}  # Its start was not seen since.
     assert_adds_up(entry)

@@ -71,6 +71,17 @@ class PrinterIntegration:
     # began and ended between two polls shows as a change to 100 %, and one that
     # ended as the next began as the progress falling from 100 % while printing.
     progress_kept_while_idle: bool = False
+    # Every end of a job shows as its own status, kept until the next job starts
+    # (Moonraker's complete, cancelled, error): a return to idle from a job is
+    # none of them (a restart of the printer's host), and a change from one to
+    # another is a job that began and ended between two polls.
+    ends_kept: bool = False
+    # The sensor of the printer host's own state (Klipper's klippy state): its
+    # unique id is the status entity's with the first suffix replaced by the second.
+    host_unique_id_suffixes: tuple[str, str] | None = None
+    # Host states in which the host stopped with a fault (an emergency stop, an
+    # error): a job running then has failed.
+    host_fault_states: frozenset[str] = frozenset()
 
     def is_status_entity(
         self, entity_domain: str, translation_key: str | None, unique_id: str
@@ -93,6 +104,15 @@ class PrinterIntegration:
             or unique_id.endswith(self.progress_unique_id_suffixes)
             or unique_id.startswith(self.progress_unique_id_prefixes)
         )
+
+    def host_unique_id(self, status_unique_id: str) -> str | None:
+        """Return the unique id of the host state sensor beside a status entity."""
+        if (suffixes := self.host_unique_id_suffixes) is None:
+            return None
+        status_suffix, host_suffix = suffixes
+        if not status_unique_id.endswith(status_suffix):
+            return None
+        return status_unique_id.removesuffix(status_suffix) + host_suffix
 
     def meaning(self, state: str) -> PrinterState | None:
         """Return what a state value of the status entity means."""
@@ -164,6 +184,9 @@ KNOWN_PRINTER_INTEGRATIONS: Final[Mapping[str, PrinterIntegration]] = {
                 cancelled=("cancelled",), error=("error",), idle=("standby",),
             ),
             progress_unique_id_suffixes=("_progress",),
+            ends_kept=True,
+            host_unique_id_suffixes=("_print_state", "_state"),
+            host_fault_states=frozenset({"shutdown", "error"}),
         ),
         PrinterIntegration(
             "ha_creality_ws",

@@ -40,6 +40,8 @@ class Printer:
     integration: PrinterIntegration
     status_entity_id: str | None
     progress_entity_id: str | None = None
+    # The printer host's own state sensor (Klipper's klippy state), if it has one.
+    host_entity_id: str | None = None
 
 
 def feature_key(entity_id: str, entry: er.RegistryEntry | None) -> str:
@@ -120,11 +122,22 @@ class PrinterDirectory:
                     own = [entity for entity in entities if entity.platform == domain]
                     status = next(
                         (
-                            entity.entity_id
+                            entity
                             for entity in own
                             if integration.is_status_entity(
                                 entity.domain, entity.translation_key, entity.unique_id
                             )
+                        ),
+                        None,
+                    )
+                    host_unique_id = (
+                        integration.host_unique_id(status.unique_id) if status else None
+                    )
+                    host = next(
+                        (
+                            entity.entity_id
+                            for entity in own
+                            if host_unique_id and entity.unique_id == host_unique_id
                         ),
                         None,
                     )
@@ -139,7 +152,11 @@ class PrinterDirectory:
                         None,
                     )
                     printers[device.id] = Printer(
-                        device.id, integration, status, progress
+                        device.id,
+                        integration,
+                        status.entity_id if status else None,
+                        progress,
+                        host,
                     )
                     features.update(
                         (entity.entity_id, feature_key(entity.entity_id, entity))

@@ -6,10 +6,18 @@ Every job counted as `started` ends in exactly one outcome, per printer type:
   or near 100 %;
 - `cancelled`: a cancelled state or the integration's cancel event, or back to
   idle straight from the job with the progress below that;
-- `failed`: a failed or error state;
+- `failed`: a failed or error state, or the printer's host stopped with a fault
+  during the job (Klipper's emergency stop or error);
 - `interrupted`: how the job ended cannot be seen: the printer was unreachable
   (or Home Assistant was not running) when it ended and came back idle, or it
-  went back to idle and the integration shows no progress.
+  went back to idle and the integration shows no progress, or (an integration
+  that shows every end of a job as its own state) went back to idle without one.
+
+A printer that comes back from unreachable in a running state has not shown that
+its job goes on until it stays so for `SETTLE_SECONDS`: some integrations write
+their last values again when they reconnect, before the fresh ones.
+An integration that keeps the end of the last job as its status counts a change
+from one end to another as a job that began and ended between two polls.
 
 So `started` = the sum of the outcomes + the jobs still running. The number of
 running jobs per printer type is kept in the store (`open_jobs`): a job running
@@ -65,6 +73,13 @@ CANCELLED: Final = "cancelled"
 FAILED: Final = "failed"
 INTERRUPTED: Final = "interrupted"
 STARTED: Final = "started"
+# The ends of a job an `ends_kept` integration keeps as its status, and their outcome.
+KEPT_ENDS: Final = {
+    PrinterState.FINISHED: COMPLETED,
+    PrinterState.CANCELLED: CANCELLED,
+    PrinterState.FAILED: FAILED,
+    PrinterState.ERROR: FAILED,
+}
 
 
 def _percent(state: str | None) -> float | None:
@@ -89,8 +104,14 @@ class _Tracked:
     lost: bool = False
     progress: float | None = None  # The last progress of the job, in percent.
     cancel_seen: bool = False
+    # The printer's host stopped with a fault during the job.
+    fault_seen: bool = False
+    # The end of the last job the status keeps (integrations with `ends_kept`).
+    shown_end: PrinterState | None = None
     ending: PrinterState | None = None  # An ending waiting to settle.
     unsub_settle: CALLBACK_TYPE | None = None
+    # Back from unreachable in a running state: waiting to see the job go on.
+    unsub_reconnect: CALLBACK_TYPE | None = None
 
     @property
     def printer_type(self) -> str:
@@ -107,6 +128,7 @@ class JobCollector(EntityWatcher):
         super().__init__(coordinator, directory)
         self._tracked: dict[str, _Tracked] = {}  # by status entity id
         self._by_progress: dict[str, _Tracked] = {}
+        self._by_host: dict[str, _Tracked] = {}
         self._by_device: dict[str, _Tracked] = {}
         # Jobs counted as running (stored) that no watched printer has claimed yet.
         self._unclaimed: dict[str, int] = dict(coordinator.stored["open_jobs"])
@@ -149,8 +171,13 @@ class JobCollector(EntityWatcher):
             for t in tracked.values()
             if t.printer.progress_entity_id is not None
         }
+        self._by_host = {
+            t.printer.host_entity_id: t
+            for t in tracked.values()
+            if t.printer.host_entity_id is not None
+        }
         self._by_device = {t.printer.device_id: t for t in tracked.values()}
-        self._async_watch([*tracked, *self._by_progress])
+        self._async_watch([*tracked, *self._by_progress, *self._by_host])
         self._listen_cancel_events()
 
     def _listen_cancel_events(self) -> None:
@@ -170,6 +197,7 @@ class JobCollector(EntityWatcher):
         """Decide the endings still settling and stop listening (at unload)."""
         for tracked in self._tracked.values():
             self._decide(tracked)
+            self._cancel_reconnect(tracked)
         for unsub in self._unsub_events:
             unsub()
         self._unsub_events = []
@@ -191,6 +219,8 @@ class JobCollector(EntityWatcher):
         entity_id = event.data["entity_id"]
         if (progress := self._by_progress.get(entity_id)) is not None:
             self._progress_changed(progress, event.data)
+        if (host := self._by_host.get(entity_id)) is not None:
+            self._host_changed(host, event.data)
         tracked = self._tracked.get(entity_id)
         new_state = event.data["new_state"]
         if tracked is None or new_state is None:
@@ -199,6 +229,7 @@ class JobCollector(EntityWatcher):
         if new is None or new == tracked.state:
             return
         self._decide(tracked)  # An ending still settling ends before what follows.
+        self._cancel_reconnect(tracked)
         old, tracked.state = tracked.state, new
         record = self.coordinator.record
 
@@ -235,14 +266,59 @@ class JobCollector(EntityWatcher):
         self, tracked: _Tracked, state: PrinterState, *, start_seen: bool
     ) -> None:
         if state in ACTIVE:
-            tracked.lost = False
             if not tracked.in_job:
                 self._start(tracked, start_seen=start_seen)
+            elif tracked.lost:
+                # Maybe only the last values, written again on reconnecting.
+                tracked.unsub_reconnect = async_call_later(
+                    self.coordinator.hass,
+                    SETTLE_SECONDS,
+                    partial(self._reconnected, tracked),
+                )
         elif tracked.in_job and state in ENDINGS:
             tracked.ending = state
             tracked.unsub_settle = async_call_later(
                 self.coordinator.hass, SETTLE_SECONDS, partial(self._settled, tracked)
             )
+        elif (
+            start_seen
+            and state in KEPT_ENDS
+            and state != tracked.shown_end
+            and tracked.printer.integration.ends_kept
+        ):
+            self._short_job(tracked, state)
+        if tracked.printer.integration.ends_kept:
+            tracked.shown_end = state if state in KEPT_ENDS else None
+
+    def _short_job(self, tracked: _Tracked, end: PrinterState) -> None:
+        """Count a job that began and ended between two polls (its length unknown)."""
+        record = self.coordinator.record
+        if record(JOBS, STARTED, tracked.printer_type):
+            record(JOBS, KEPT_ENDS[end], tracked.printer_type)
+
+    @callback
+    def _reconnected(self, tracked: _Tracked, _now: datetime) -> None:
+        """Still running a while after reconnecting: the job goes on."""
+        tracked.unsub_reconnect = None
+        tracked.lost = False
+
+    @callback
+    def _cancel_reconnect(self, tracked: _Tracked) -> None:
+        if tracked.unsub_reconnect is not None:
+            tracked.unsub_reconnect()
+            tracked.unsub_reconnect = None
+
+    def _host_changed(self, tracked: _Tracked, data: EventStateChangedData) -> None:
+        """Note the printer's host stopping with a fault (counted as a printer error)."""
+        faults = tracked.printer.integration.host_fault_states
+        new, old = data["new_state"], data["old_state"]
+        if new is None or new.state.lower() not in faults:
+            return
+        if old is not None and old.state.lower() in faults:
+            return
+        self.coordinator.record(ERRORS, tracked.printer_type, EVENT_PRINTER_ERROR)
+        if tracked.in_job:
+            tracked.fault_seen = True
 
     def _start(self, tracked: _Tracked, *, start_seen: bool) -> None:
         if self.coordinator.record(JOBS, STARTED, tracked.printer_type):
@@ -252,6 +328,7 @@ class JobCollector(EntityWatcher):
         tracked.in_job = True
         tracked.job_started = time.monotonic() if start_seen else None
         tracked.progress, tracked.cancel_seen, tracked.lost = None, False, False
+        tracked.fault_seen = False
 
     def _progress_changed(self, tracked: _Tracked, data: EventStateChangedData) -> None:
         new = _percent(data["new_state"].state if data["new_state"] else None)
@@ -294,6 +371,8 @@ class JobCollector(EntityWatcher):
     def _outcome(self, tracked: _Tracked, ending: PrinterState) -> str:
         if tracked.cancel_seen:
             return CANCELLED
+        if tracked.fault_seen:
+            return FAILED
         if ending is PrinterState.FINISHED:
             return COMPLETED
         if ending is PrinterState.CANCELLED:
@@ -307,7 +386,7 @@ class JobCollector(EntityWatcher):
             progress = self._current_progress(tracked)
         if progress is not None and progress >= NEAR_COMPLETE:
             return COMPLETED
-        if tracked.lost or progress is None:
+        if tracked.lost or progress is None or tracked.printer.integration.ends_kept:
             return INTERRUPTED
         return CANCELLED
 
