@@ -10,6 +10,13 @@ completes, is cancelled, or is ended by a firmware error or a lost serial line
 (the printer is connected again afterwards), the way real jobs end. Usage Statistics, once added with its defaults,
 counts two OctoPrint printers and their jobs.
 
+Beside them, where the HACS `moonraker` integration's source is in
+`../shared/thirdparty/` (it is linked into the configuration's custom_components),
+a real Klipper printer (klippy and Moonraker with a simulated MCU, under
+`config/klipper/`) with its config entry, printing a job every few minutes: it
+completes, is paused and resumed, is cancelled, fails in the middle of its file,
+or is cut short by an emergency stop (then restarted), in turn.
+
 Everything started here stops with it: on Ctrl+C or SIGTERM, and, should this
 process die, the children get SIGTERM from the kernel (see `OctoPrintServer`).
 """
@@ -39,6 +46,7 @@ from homeassistant.config_entries import (
     ConfigEntry,
 )
 
+from .klipper_printer import KlipperPrinter, gcode_job as klipper_gcode_job
 from .octoprint_server import (
     HOST,
     OctoPrintClient,
@@ -50,6 +58,14 @@ from .octoprint_server import (
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "config"
 PRINTERS = ("printer-1", "printer-2")
+# The HACS moonraker integration (not on PyPI): where it is, a Klipper printer joins.
+MOONRAKER_INTEGRATION = (
+    REPO.parent
+    / "shared/thirdparty/moonraker-home-assistant/custom_components/moonraker"
+)
+KLIPPER_JOB = "development-klipper-job.gcode"
+KLIPPER_FAILING_JOB = "development-klipper-failing-job.gcode"
+KLIPPER_JOB_SECONDS = 90
 HOME_ASSISTANT_APP = "Home Assistant"
 # Seconds between the end of one job and the start of the next, per printer; the
 # second printer starts later so that the two are seldom in the same state.
@@ -64,12 +80,15 @@ RECONNECT_AFTER = 45.0
 _LOGGER = logging.getLogger("develop")
 
 
-def seed_config_entries(config_dir: Path, servers: list[OctoPrintServer]) -> None:
-    """Add or update Home Assistant's octoprint config entries for the servers.
+def seed_config_entries(
+    config_dir: Path, servers: list[OctoPrintServer], klipper: KlipperPrinter | None
+) -> None:
+    """Add or update Home Assistant's octoprint (and moonraker) config entries.
 
-    An entry is matched by the server's UPnP id (its unique id, as the config flow
-    sets it); its address and app key are updated, everything else is kept. Only
-    while Home Assistant is not running: it owns the file then.
+    An octoprint entry is matched by the server's UPnP id (its unique id, as the
+    config flow sets it), the moonraker entry by its domain (its flow sets no unique
+    id); the address (and app key) are updated, everything else is kept. Only while
+    Home Assistant is not running: it owns the file then.
     """
     path = config_dir / ".storage" / "core.config_entries"
     if path.exists():
@@ -112,6 +131,34 @@ def seed_config_entries(config_dir: Path, servers: list[OctoPrintServer]) -> Non
                     subentries_data=None,
                     title=f"OctoPrint {server.basedir.name}",
                     unique_id=server.upnp_uuid,
+                    version=1,
+                ).as_dict()
+            )
+    if klipper is not None:
+        data = {
+            "url": HOST,
+            "port": str(klipper.port),
+            "tls": False,
+            "api_key": "",
+            "printer_name": "",
+        }
+        for entry in entries:
+            if entry["domain"] == "moonraker":
+                entry["data"] = data
+                entry["modified_at"] = datetime.now(UTC).isoformat()
+                break
+        else:
+            entries.append(
+                ConfigEntry(
+                    data=data,
+                    discovery_keys=MappingProxyType({}),
+                    domain="moonraker",
+                    minor_version=1,
+                    options={},
+                    source="user",
+                    subentries_data=None,
+                    title="moonraker",
+                    unique_id=None,
                     version=1,
                 ).as_dict()
             )
@@ -199,6 +246,70 @@ class Driver:
             self.stopping.wait(2)
 
 
+@dataclass
+class KlipperDriver:
+    """Starts jobs on the Klipper printer, ending them in turn the ways Klipper jobs end."""
+
+    printer: KlipperPrinter
+    stopping: threading.Event
+    thread: threading.Thread | None = field(default=None, init=False)
+
+    def start(self) -> None:
+        """Drive the printer in a daemon thread."""
+        self.thread = threading.Thread(target=self._run, name="klipper", daemon=True)
+        self.thread.start()
+
+    def _wait(self, seconds: float) -> bool:
+        """Wait; True when stopping."""
+        return self.stopping.wait(seconds)
+
+    def _run(self) -> None:
+        printer = self.printer
+        endings: tuple[tuple[str, str, Callable[[], None]], ...] = (
+            ("completes", KLIPPER_JOB, lambda: self._wait(KLIPPER_JOB_SECONDS + 5)),
+            ("is paused and resumed", KLIPPER_JOB, self._pause_and_resume),
+            ("is cancelled", KLIPPER_JOB, lambda: self._after(printer.cancel)),
+            ("fails in the middle of its file", KLIPPER_FAILING_JOB, self._fail),
+            ("is cut short by an emergency stop", KLIPPER_JOB, self._emergency_stop),
+        )
+        try:
+            printer.upload(KLIPPER_JOB, klipper_gcode_job(KLIPPER_JOB_SECONDS))
+            printer.upload(
+                KLIPPER_FAILING_JOB,
+                klipper_gcode_job(KLIPPER_JOB_SECONDS, fail_after=ENDED_AFTER),
+            )
+            if self._wait(20):
+                return
+            for ending, name, end in itertools.cycle(endings):
+                _LOGGER.info("Klipper: a job starts; it %s", ending)
+                printer.print_file(name)
+                end()
+                if self._wait(PAUSE * 4):
+                    return
+        except (httpx.HTTPError, RuntimeError, TimeoutError):
+            if not self.stopping.is_set():
+                _LOGGER.exception("Klipper: the driver stopped")
+
+    def _after(self, action: Callable[[], None]) -> None:
+        if not self._wait(ENDED_AFTER):
+            action()
+
+    def _pause_and_resume(self) -> None:
+        self._after(self.printer.pause)
+        if not self._wait(20):
+            self.printer.resume()
+            self._wait(KLIPPER_JOB_SECONDS)
+
+    def _fail(self) -> None:
+        self._wait(KLIPPER_JOB_SECONDS)
+
+    def _emergency_stop(self) -> None:
+        self._after(self.printer.emergency_stop)
+        if not self._wait(RECONNECT_AFTER):
+            self.printer.firmware_restart()
+            self.printer.wait_until_ready()
+
+
 def main(argv: list[str]) -> int:
     """Start the printers, Home Assistant and the drivers; stop all on a signal.
 
@@ -220,10 +331,19 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, on_signal)
 
     servers = [OctoPrintServer(config / "octoprint" / name) for name in PRINTERS]
+    klipper = (
+        KlipperPrinter(config / "klipper") if MOONRAKER_INTEGRATION.is_dir() else None
+    )
     home_assistant: subprocess.Popen[bytes] | None = None
     try:
         for server in servers:
             server.launch()
+        if klipper is None:
+            _LOGGER.info("No Klipper printer: %s is missing", MOONRAKER_INTEGRATION)
+        else:
+            klipper.launch()
+            klipper.wait_until_ready()
+            _LOGGER.info("Klipper (Moonraker): %s", klipper.url)
         for server in servers:
             server.wait_until_operational()
             _LOGGER.info(
@@ -233,7 +353,7 @@ def main(argv: list[str]) -> int:
                 server.username,
                 server.basedir / "admin-password",
             )
-        seed_config_entries(config, servers)
+        seed_config_entries(config, servers, klipper)
         home_assistant = subprocess.Popen(  # noqa: S603
             [
                 sys.executable,
@@ -243,10 +363,14 @@ def main(argv: list[str]) -> int:
                 str(config),
                 *hass_args,
             ],
+            # Not the repository: its custom_components would join the config's.
+            cwd=config,
             preexec_fn=die_with_parent,  # noqa: PLW1509
         )
         for index, server in enumerate(servers):
             Driver(server, 10 + index * STAGGER, stopping).start()
+        if klipper is not None:
+            KlipperDriver(klipper, stopping).start()
         while not stopping.is_set() and home_assistant.poll() is None:
             stopping.wait(1)
     finally:
@@ -259,6 +383,8 @@ def main(argv: list[str]) -> int:
                 home_assistant.kill()
         for server in servers:
             server.stop()
+        if klipper is not None:
+            klipper.stop()
     return home_assistant.returncode if home_assistant is not None else 1
 
 

@@ -234,6 +234,8 @@ class HomeAssistantConfig:
         with (self.config_dir / "console.log").open("wb") as output:
             process = subprocess.Popen(  # noqa: S603
                 [*hass_command(self.release), "--config", str(self.config_dir)],
+                # Not the repository: its custom_components would join the config's.
+                cwd=self.config_dir,
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
@@ -253,6 +255,10 @@ class HomeAssistantConfig:
         """Stop the Home Assistant processes started from this configuration."""
         for process in self.started:
             stop(process)
+
+    def add_custom_integration(self, folder: Path) -> None:
+        """Link a custom integration's folder into the configuration's custom_components."""
+        (self.config_dir / "custom_components" / folder.name).symlink_to(folder)
 
     def runtime_installs(self) -> list[str]:
         """Return the packages Home Assistant installed at start (none: all are pinned)."""
@@ -284,8 +290,9 @@ def home_assistant_config(
     """Return a copy of the development configuration with its own free HTTP port.
 
     Everything but `http: server_port` is the development configuration as it is;
-    `custom_components` is a symlink to the repository's, as `scripts/develop` makes
-    it. Home Assistant processes started from it are stopped at teardown. The release
+    `custom_components/usage_stats` is a symlink to the repository's, as
+    `scripts/develop` makes it (`HomeAssistantConfig.add_custom_integration` links
+    more). Home Assistant processes started from it are stopped at teardown. The release
     is the oldest supported one, unless the test is parametrized indirectly with
     `release` (OLDEST or NEWEST).
     """
@@ -300,7 +307,10 @@ def home_assistant_config(
     assert replaced == 1, "config/configuration.yaml should set http: server_port once"
     assert f"server_host: {HOST}" in text
     (config_dir / "configuration.yaml").write_text(text, encoding="utf-8")
-    (config_dir / "custom_components").symlink_to(REPO / "custom_components")
+    (config_dir / "custom_components").mkdir()
+    (config_dir / "custom_components" / "usage_stats").symlink_to(
+        REPO / "custom_components" / "usage_stats"
+    )
     config = HomeAssistantConfig(
         config_dir, port, getattr(request, "param", {}).get("release", OLDEST)
     )

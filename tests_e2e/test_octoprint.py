@@ -153,7 +153,7 @@ def export_data(ha: httpx.Client) -> dict[str, Any]:
     return data
 
 
-def settled_export(ha: httpx.Client) -> dict[str, Any]:
+def settled_export(ha: httpx.Client, printer_type: str = "octoprint") -> dict[str, Any]:
     """Return the export once every started job has its outcome, or at the timeout.
 
     Usage Statistics may decide a job's ending some seconds after Home Assistant
@@ -164,23 +164,25 @@ def settled_export(ha: httpx.Client) -> dict[str, Any]:
     deadline = time.monotonic() + SETTLE_TIMEOUT
     while True:
         export = export_data(ha)
-        jobs = job_counts(export)
+        jobs = job_counts(export, printer_type)
         outcomes = sum(count for key, count in jobs.items() if key != "started")
         if outcomes == jobs.get("started", 0) or time.monotonic() >= deadline:
             return export
         time.sleep(1.0)
 
 
-def job_counts(export: dict[str, Any]) -> dict[str, int]:
-    """Return the job counts of OctoPrint printers by outcome, over all days.
+def job_counts(
+    export: dict[str, Any], printer_type: str = "octoprint"
+) -> dict[str, int]:
+    """Return the job counts of the printers of a type by outcome, over all days.
 
     All days: the test may run over midnight.
     """
     counts: dict[str, int] = {}
     for day in export["days"].values():
         for key, count in day.get(JOBS.name, {}).items():
-            outcome, printer_type = key.split(LABEL_SEPARATOR)
-            assert printer_type == "octoprint", key
+            outcome, kind = key.split(LABEL_SEPARATOR)
+            assert kind == printer_type, key
             counts[outcome] = counts.get(outcome, 0) + count
     return counts
 
