@@ -111,29 +111,13 @@ def seed_config_entries(
             "username": server.username,
             "api_key": server.generate_app_key(HOME_ASSISTANT_APP),
         }
-        for entry in entries:
-            if (
-                entry["domain"] == "octoprint"
-                and entry["unique_id"] == server.upnp_uuid
-            ):
-                entry["data"] = data
-                entry["modified_at"] = datetime.now(UTC).isoformat()
-                break
-        else:
-            entries.append(
-                ConfigEntry(
-                    data=data,
-                    discovery_keys=MappingProxyType({}),
-                    domain="octoprint",
-                    minor_version=1,
-                    options={},
-                    source="user",
-                    subentries_data=None,
-                    title=f"OctoPrint {server.basedir.name}",
-                    unique_id=server.upnp_uuid,
-                    version=1,
-                ).as_dict()
-            )
+        _upsert_entry(
+            entries,
+            "octoprint",
+            server.upnp_uuid,
+            f"OctoPrint {server.basedir.name}",
+            data,
+        )
     if klipper is not None:
         data = {
             "url": HOST,
@@ -142,28 +126,38 @@ def seed_config_entries(
             "api_key": "",
             "printer_name": "",
         }
-        for entry in entries:
-            if entry["domain"] == "moonraker":
-                entry["data"] = data
-                entry["modified_at"] = datetime.now(UTC).isoformat()
-                break
-        else:
-            entries.append(
-                ConfigEntry(
-                    data=data,
-                    discovery_keys=MappingProxyType({}),
-                    domain="moonraker",
-                    minor_version=1,
-                    options={},
-                    source="user",
-                    subentries_data=None,
-                    title="moonraker",
-                    unique_id=None,
-                    version=1,
-                ).as_dict()
-            )
+        _upsert_entry(entries, "moonraker", None, "moonraker", data)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(stored, indent=2), encoding="utf-8")
+
+
+def _upsert_entry(
+    entries: list[dict[str, Any]],
+    domain: str,
+    unique_id: str | None,
+    title: str,
+    data: dict[str, Any],
+) -> None:
+    """Update the data of the stored entry of `domain` and `unique_id`, or add one."""
+    for entry in entries:
+        if entry["domain"] == domain and entry["unique_id"] == unique_id:
+            entry["data"] = data
+            entry["modified_at"] = datetime.now(UTC).isoformat()
+            return
+    entries.append(
+        ConfigEntry(
+            data=data,
+            discovery_keys=MappingProxyType({}),
+            domain=domain,
+            minor_version=1,
+            options={},
+            source="user",
+            subentries_data=None,
+            title=title,
+            unique_id=unique_id,
+            version=1,
+        ).as_dict()
+    )
 
 
 def _complete(client: OctoPrintClient, stopping: threading.Event) -> None:

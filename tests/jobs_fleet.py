@@ -129,23 +129,16 @@ def register_fleet(
             config_entry=entry,
             translation_key=kind.status.get("translation_key"),
         ).entity_id
-        if kind.progress is not None:
-            fleet.progress[kind.domain] = entity_registry.async_get_or_create(
-                "sensor",
-                kind.domain,
-                kind.progress["unique_id"],
-                device_id=device.id,
-                config_entry=entry,
-                translation_key=kind.progress.get("translation_key"),
-            ).entity_id
-        if kind.fault is not None:
-            fleet.fault[kind.domain] = entity_registry.async_get_or_create(
-                "sensor",
-                kind.domain,
-                kind.fault["unique_id"],
-                device_id=device.id,
-                config_entry=entry,
-            ).entity_id
+        for sensor, ids in ((kind.progress, fleet.progress), (kind.fault, fleet.fault)):
+            if sensor is not None:
+                ids[kind.domain] = entity_registry.async_get_or_create(
+                    "sensor",
+                    kind.domain,
+                    sensor["unique_id"],
+                    device_id=device.id,
+                    config_entry=entry,
+                    translation_key=sensor.get("translation_key"),
+                ).entity_id
     return fleet
 
 
