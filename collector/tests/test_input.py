@@ -223,3 +223,36 @@ async def test_inconsistent_or_stale_periods_are_400(
 async def test_periods_at_the_limits_are_accepted(client: Client, period: dict[str, Any]) -> None:
     response = await client.post("/v1/reports", json=make_report(period=period))
     assert response.status == 201, await response.text()
+
+
+@pytest.mark.parametrize(
+    ("where", "escape"),
+    [
+        ("a printer type", '"prusa\\ud800"'),
+        ("an error type", '"Timeout\\udfffError"'),
+        ("a low surrogate first", '"\\udc00\\ud800"'),
+    ],
+)
+async def test_a_lone_surrogate_is_400(client: Client, storage: Storage, where: str, escape: str) -> None:
+    """A JSON `\\ud800` escape decodes to a lone surrogate, which no UTF-8 store can hold."""
+    report = make_report(
+        printer_fleet={"printers": 1, "types": {"PLACEHOLDER": 1}},
+        errors={"prusalink": {"PLACEHOLDER_ERROR": 1}},
+    )
+    body = json.dumps(report)
+    if "printer" in where:
+        body = body.replace('"PLACEHOLDER"', escape)
+    else:
+        body = body.replace('"PLACEHOLDER_ERROR"', escape).replace('"PLACEHOLDER"', '"prusa"')
+    status, answer = await _post(client, "/v1/reports", body)
+    assert status == 400, answer
+    assert _short(answer["error"])
+    assert await storage.count_reports() == 0
+
+
+async def test_a_surrogate_pair_is_a_character(client: Client, storage: Storage) -> None:
+    """A pair of surrogate escapes is one character: refused by the schema's names, as 400."""
+    body = json.dumps(make_report(printer_fleet={"printers": 1, "types": {"X": 1}}))
+    status, answer = await _post(client, "/v1/reports", body.replace('"X"', '"\\ud83d\\ude00"'))
+    assert status == 400, answer
+    assert "surrogate" not in answer["error"]

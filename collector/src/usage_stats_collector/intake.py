@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -85,11 +86,33 @@ async def read_json(request: web.Request, *, within: float) -> Any:
     except UnicodeDecodeError:
         raise RequestError(400, "body is not UTF-8") from None
     try:
-        return json.loads(text, parse_int=_integer, parse_float=_no_float, parse_constant=_no_constant)
+        value = json.loads(text, parse_int=_integer, parse_float=_no_float, parse_constant=_no_constant)
     except json.JSONDecodeError as err:
         raise RequestError(400, f"body is not JSON: {err.msg} at {err.pos}") from None
     except RecursionError:
         raise RequestError(400, "body is nested too deeply") from None
+    # A `\ud800` escape decodes to a lone surrogate, which is no character and which no UTF-8
+    # store holds. Only escapes make one (the body is valid UTF-8), so most bodies skip the walk.
+    if "\\u" in text and _has_lone_surrogate(value):
+        raise RequestError(400, "body holds a lone surrogate (\\ud800-\\udfff escape)")
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Return True when a string or key in ``value`` holds a lone surrogate.
+
+    A pair of escapes decodes to one character outside that range.
+    """
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
 
 
 def period_problem(period: Mapping[str, Any], today: dt.date, retention_days: float) -> str | None:
