@@ -98,6 +98,10 @@ class KlipperPrinter:
     folder: Path
     port: int = field(default_factory=free_port)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    # The command and the process of each by name, for a restart.
+    commands: dict[str, tuple[list[str], subprocess.Popen[bytes]]] = field(
+        default_factory=dict
+    )
 
     @property
     def url(self) -> str:
@@ -146,15 +150,27 @@ class KlipperPrinter:
 
     def _spawn(self, name: str, command: list[str]) -> None:
         with self.logs()[name].open("ab") as output:
-            self.processes.append(
-                subprocess.Popen(  # noqa: S603
-                    command,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    preexec_fn=die_with_parent,  # noqa: PLW1509
-                )
+            process = subprocess.Popen(  # noqa: S603
+                command,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,  # noqa: PLW1509
             )
+        self.processes.append(process)
+        self.commands[name] = (command, process)
+
+    def restart(self, name: str) -> None:
+        """Stop one process ("moonraker", "klippy", "mcu") and start it again."""
+        command, process = self.commands[name]
+        self.processes.remove(process)
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(STOP_TIMEOUT)
+        self._spawn(name, command)
 
     def launch(self) -> None:
         """Start the MCU, klippy and Moonraker; `wait_until_ready` waits for them."""

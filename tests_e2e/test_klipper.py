@@ -34,6 +34,7 @@ from devtools.klipper_printer import HOST, KlipperPrinter, gcode_job
 from .conftest import (
     DIAGNOSTICS,
     REPO,
+    HomeAssistant,
     HomeAssistantConfig,
     api_client,
     onboard,
@@ -68,6 +69,7 @@ FILES = (JOB_FILE, LONG_FILE, SHORT_FILE, FAILING_FILE)
 JOB_SECONDS = 25
 # Paused, resumed, cancelled or stopped before its end: long enough for every step.
 LONG_SECONDS = 60
+FAIL_AFTER_SECONDS = 30
 SHORT_SECONDS = 2
 
 
@@ -184,24 +186,31 @@ def assert_nothing_identifying(
                 assert value != printer.port, (name, value)
 
 
-@pytest.mark.timeout(480)
-def test_jobs_of_a_real_klipper_end_in_the_promised_outcomes(
-    klipper: KlipperPrinter, home_assistant_config: HomeAssistantConfig
-) -> None:
-    """Six real Klipper jobs through Moonraker and the HACS integration, one outcome each."""
+def _set_up(home_assistant_config: HomeAssistantConfig) -> tuple[HomeAssistant, str]:
+    """Link the moonraker integration, start Home Assistant; return it and a token."""
     if not MOONRAKER_INTEGRATION.is_dir():
         pytest.skip(
             f"the HACS moonraker integration is missing: {MOONRAKER_INTEGRATION} "
             "(../shared/thirdparty/moonraker-home-assistant, not on PyPI)"
         )
     home_assistant_config.add_custom_integration(MOONRAKER_INTEGRATION)
+    home_assistant = home_assistant_config.start()
+    return home_assistant, onboard(home_assistant.url)
+
+
+@pytest.mark.timeout(480)
+def test_jobs_of_a_real_klipper_end_in_the_promised_outcomes(
+    klipper: KlipperPrinter, home_assistant_config: HomeAssistantConfig
+) -> None:
+    """Six real Klipper jobs through Moonraker and the HACS integration, one outcome each."""
     # Long enough to be seen printing: a refresh on request comes at most every 10 s.
     klipper.upload(JOB_FILE, gcode_job(JOB_SECONDS))
     klipper.upload(LONG_FILE, gcode_job(LONG_SECONDS))
-    klipper.upload(FAILING_FILE, gcode_job(JOB_SECONDS, fail_after=JOB_SECONDS / 2))
+    # It fails long after Home Assistant can see it printing (a job failing within a
+    # poll of its start shows as `cancelled -> error`: the unit tests count that one).
+    klipper.upload(FAILING_FILE, gcode_job(LONG_SECONDS, fail_after=FAIL_AFTER_SECONDS))
     klipper.upload(SHORT_FILE, gcode_job(SHORT_SECONDS))
-    home_assistant = home_assistant_config.start()
-    token = onboard(home_assistant.url)
+    home_assistant, token = _set_up(home_assistant_config)
     with api_client(home_assistant, token) as ha:
         add_usage_stats_with_defaults(ha)
         add_moonraker_entry(ha, klipper)
@@ -277,4 +286,64 @@ def test_jobs_of_a_real_klipper_end_in_the_promised_outcomes(
     for store in sorted(home_assistant_config.storage_dir.glob(f"{DOMAIN}*")):
         documents[store.name] = json.loads(store.read_text(encoding="utf-8"))
     assert_nothing_identifying(documents, klipper)
+    assert home_assistant_config.log_problems() == []
+
+
+@pytest.mark.timeout(480)
+def test_klipper_jobs_across_restarts(
+    klipper: KlipperPrinter, home_assistant_config: HomeAssistantConfig
+) -> None:
+    """A klippy restart, a Moonraker restart and a Home Assistant restart mid-print.
+
+    The firmware restart loses the job (standby): `interrupted`. Klippy prints on
+    while Moonraker restarts (the integration shows the printer unavailable): the job
+    completes. Across a restart of Home Assistant the job is counted once and
+    completes, without a duration (its start was seen before the restart).
+    """
+    klipper.upload(JOB_FILE, gcode_job(JOB_SECONDS))
+    klipper.upload(LONG_FILE, gcode_job(LONG_SECONDS))
+    home_assistant, token = _set_up(home_assistant_config)
+    with api_client(home_assistant, token) as ha:
+        add_usage_stats_with_defaults(ha)
+        add_moonraker_entry(ha, klipper)
+        seen = HomeAssistantKlipper(ha)
+        seen.refresh_until(
+            "the printer ready", lambda s, host: (s, host) == ("standby", "ready")
+        )
+
+        # 1. Klippy restarts mid-print (a firmware restart): the job is gone.
+        start_job(klipper, seen, LONG_FILE)
+        klipper.firmware_restart()
+        klipper.wait_until_ready()
+        seen.refresh_until(
+            "standby after the restart",
+            lambda s, host: (s, host) == ("standby", "ready"),
+        )
+
+        # 2. Moonraker restarts mid-print; klippy prints on.
+        start_job(klipper, seen, JOB_FILE)
+        klipper.restart("moonraker")
+        klipper.wait_until_ready()
+        wait_klipper(klipper, "complete", lambda: klipper.print_state() == "complete")
+        seen.refresh_until("the job complete", lambda state, _: state == "complete")
+        between = seen.seen
+
+        # 3. Home Assistant restarts mid-print.
+        start_job(klipper, seen, LONG_FILE)
+    home_assistant_config.stop()
+    restarted = home_assistant_config.start()
+    with api_client(restarted, token) as ha:
+        seen = HomeAssistantKlipper(ha)
+        seen.refresh_until("the job printing", lambda state, _: state == "printing")
+        klipper.cancel()
+        seen.refresh_until("the job cancelled", lambda state, _: state == "cancelled")
+        export = settled_export(ha, "klipper")
+    assert job_counts(export, "klipper") == {
+        "started": 3,
+        "interrupted": 1,
+        "completed": 1,
+        "cancelled": 1,
+    }, (between, seen.seen)
+    # The completed job's start was seen (before Moonraker restarted).
+    assert durations(export) == 1
     assert home_assistant_config.log_problems() == []
