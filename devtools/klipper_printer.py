@@ -21,7 +21,6 @@ import subprocess
 import sys
 import time
 from typing import Any, Self
-import uuid
 
 import httpx
 
@@ -165,11 +164,7 @@ class KlipperPrinter:
         command, process = self.commands[name]
         self.processes.remove(process)
         process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(STOP_TIMEOUT)
+        _wait_or_kill(process)
         self._spawn(name, command)
 
     def launch(self) -> None:
@@ -224,11 +219,7 @@ class KlipperPrinter:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         for process in reversed(self.processes):
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(STOP_TIMEOUT)
+            _wait_or_kill(process)
         self.processes.clear()
 
     def wait_for[T](
@@ -311,9 +302,13 @@ class KlipperPrinter:
         return jobs
 
 
-def job_name() -> str:
-    """Return a G-code file name that must never reach the statistics."""
-    return f"benchy-{uuid.uuid4().hex[:8]}.gcode"
+def _wait_or_kill(process: subprocess.Popen[bytes]) -> None:
+    """Wait for a process told to stop; kill it when it does not exit in time."""
+    try:
+        process.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(STOP_TIMEOUT)
 
 
 if __name__ == "__main__":  # pragma: no cover - a manual check
