@@ -22,6 +22,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.usage_stats.catalogue import EVENTS, JOBS, PRINTERS
+from custom_components.usage_stats.const import STORAGE_KEY, STORAGE_VERSION
 from custom_components.usage_stats.coordinator import UsageStatsCoordinator
 from custom_components.usage_stats.schedule import next_occurrence
 from homeassistant.core import HomeAssistant
@@ -143,6 +144,15 @@ class Receiver:
     def bodies(self, path: str = "/v1/reports") -> list[dict[str, Any]]:
         """Return the JSON bodies received on `path`."""
         return [r.json() for r in self.requests if r.path == path]
+
+
+# A store file of the next major storage version (a downgrade reads it): left untouched.
+NEWER_STORE: dict[str, Any] = {
+    "version": STORAGE_VERSION + 1,
+    "minor_version": 1,
+    "key": STORAGE_KEY,
+    "data": {"something": "new"},
+}
 
 
 # A Monday; share is granted at 10:00 UTC.

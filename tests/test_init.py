@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 import json
 from pathlib import Path
@@ -29,7 +30,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .helpers import settle
+from .helpers import NEWER_STORE, settle
 
 # The real file loader, captured before the test harness swaps in its in-memory one.
 REAL_STORE_LOAD = Store._async_load
@@ -148,19 +149,13 @@ async def test_newer_storage_version_is_refused(
     hass_storage: dict[str, Any],
 ) -> None:
     """A store from a newer major version is left untouched and setup fails clearly."""
-    newer = {
-        "version": STORAGE_VERSION + 1,
-        "minor_version": 1,
-        "key": STORAGE_KEY,
-        "data": {"something": "new"},
-    }
-    hass_storage[STORAGE_KEY] = json.loads(json.dumps(newer))
+    hass_storage[STORAGE_KEY] = copy.deepcopy(NEWER_STORE)
     mock_config_entry.add_to_hass(hass)
     await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
     assert mock_config_entry.reason == NEWER_STORE_REASON
-    assert hass_storage[STORAGE_KEY] == newer
+    assert hass_storage[STORAGE_KEY] == NEWER_STORE
 
 
 # The translated reason (translations/en.json, exceptions.unsupported_storage_version;
@@ -187,15 +182,7 @@ async def test_newer_storage_file_is_refused_and_kept(
     storage_dir = tmp_path / ".storage"
     storage_dir.mkdir()
     path = storage_dir / STORAGE_KEY
-    newer = json.dumps(
-        {
-            "version": STORAGE_VERSION + 1,
-            "minor_version": 1,
-            "key": STORAGE_KEY,
-            "data": {"something": "new"},
-        },
-        indent=4,
-    )
+    newer = json.dumps(NEWER_STORE, indent=4)
     path.write_text(newer, encoding="utf-8")
     mock_config_entry.add_to_hass(hass)
     with patch.object(Store, "_async_load", REAL_STORE_LOAD):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import copy
 from typing import Any
 
 from pytest_homeassistant_custom_component.common import (
@@ -18,7 +18,6 @@ from custom_components.usage_stats.const import (
     CONF_CONSENT,
     PANEL_URL_PATH,
     STORAGE_KEY,
-    STORAGE_VERSION,
 )
 from custom_components.usage_stats.panel import (
     FRONTEND_DIRECTORY,
@@ -27,6 +26,8 @@ from custom_components.usage_stats.panel import (
 from homeassistant.components.frontend import EVENT_PANELS_UPDATED
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+
+from .helpers import NEWER_STORE
 
 
 async def _panels(hass: HomeAssistant, client: object) -> dict[str, dict[str, object]]:
@@ -118,13 +119,7 @@ async def test_panel_goes_when_the_reload_fails(
     assert await hass.config_entries.async_unload(init_integration.entry_id)
     client = await hass_ws_client(hass)
     assert PANEL_URL_PATH in await _panels(hass, client)
-    newer = {
-        "version": STORAGE_VERSION + 1,
-        "minor_version": 1,
-        "key": STORAGE_KEY,
-        "data": {"something": "new"},
-    }
-    hass_storage[STORAGE_KEY] = json.loads(json.dumps(newer))
+    hass_storage[STORAGE_KEY] = copy.deepcopy(NEWER_STORE)
 
     assert not await hass.config_entries.async_setup(init_integration.entry_id)
     await hass.async_block_till_done()
@@ -132,4 +127,4 @@ async def test_panel_goes_when_the_reload_fails(
     assert init_integration.reason is not None
     assert "written by a newer version of Usage Statistics" in init_integration.reason
     assert PANEL_URL_PATH not in await _panels(hass, client)
-    assert hass_storage[STORAGE_KEY] == newer
+    assert hass_storage[STORAGE_KEY] == NEWER_STORE
