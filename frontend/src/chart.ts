@@ -4,7 +4,6 @@ import {
   BarElement,
   CategoryScale,
   Chart,
-  type ChartData,
   type ChartType,
   Legend,
   LinearScale,
@@ -15,6 +14,7 @@ import {
 } from "chart.js";
 import { css, html, LitElement, type PropertyValues } from "lit";
 import { property } from "lit/decorators.js";
+import type { ChartSpec } from "./chart-specs";
 
 Chart.register(
   BarController,
@@ -27,25 +27,6 @@ Chart.register(
   Legend,
   Tooltip,
 );
-
-// Readable on light and dark backgrounds.
-export const PALETTE = [
-  "#4c8bf5",
-  "#43a047",
-  "#e53935",
-  "#fb8c00",
-  "#8e24aa",
-  "#00897b",
-  "#6d4c41",
-  "#c0ca33",
-];
-
-export interface ChartSpec {
-  type: "bar" | "line";
-  data: ChartData<"bar" | "line", (number | null)[], string>;
-  stacked?: boolean;
-  horizontal?: boolean;
-}
 
 export class UsageStatsChart extends LitElement {
   @property({ attribute: false }) spec?: ChartSpec;

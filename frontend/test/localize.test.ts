@@ -26,7 +26,9 @@ test("every language has exactly the English keys and placeholders", () => {
 
 test("the source uses only keys that exist", () => {
   const en = load("en.json");
-  const source = readFileSync(new URL("../src/usage-stats-panel.ts", import.meta.url), "utf8");
+  const src = new URL("../src/", import.meta.url);
+  const files = readdirSync(src, { recursive: true, encoding: "utf8" }).filter((name) => name.endsWith(".ts"));
+  const source = files.map((name) => readFileSync(new URL(name, src), "utf8")).join("\n");
   const used = [...source.matchAll(/\bl\("(\w+)"/g)].map((match) => match[1]);
   assert.ok(used.length > 40);
   for (const key of used) assert.ok(key in en, key);
