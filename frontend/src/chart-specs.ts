@@ -26,18 +26,42 @@ function color(index: number): string {
   return PALETTE[index % PALETTE.length];
 }
 
-/** Jobs per day, a stacked bar of each outcome. */
+/**
+ * Jobs per day: the outcomes (completed, failed, cancelled, interrupted) as stacked bars,
+ * so a bar is the day's ended jobs, and `started` as a line on the same axis, in a stack of
+ * its own (started = the outcomes + the jobs still running, so stacking it counted every
+ * job twice).
+ */
 export function jobsChart(jobs: Record<string, number[]>, labels: string[], l: Localize): ChartSpec {
+  const outcomes = Object.keys(jobs);
+  const label = (outcome: string) => l(`outcome_${outcome}` as StringKey) ?? outcome;
+  const started = jobs.started ?? labels.map(() => 0);
   return {
     type: "bar",
     stacked: true,
     data: {
       labels,
-      datasets: Object.entries(jobs).map(([outcome, data], index) => ({
-        label: l(`outcome_${outcome}` as StringKey) ?? outcome,
-        data,
-        backgroundColor: color(index),
-      })),
+      datasets: [
+        {
+          type: "line",
+          label: label("started"),
+          data: started,
+          stack: "started",
+          borderColor: color(0),
+          backgroundColor: color(0),
+          borderWidth: 2,
+          pointRadius: 2,
+        },
+        ...outcomes
+          .filter((outcome) => outcome !== "started")
+          .map((outcome) => ({
+            type: "bar" as const,
+            label: label(outcome),
+            data: jobs[outcome],
+            stack: "outcomes",
+            backgroundColor: color(outcomes.indexOf(outcome)),
+          })),
+      ],
     },
   };
 }
