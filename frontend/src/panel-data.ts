@@ -2,7 +2,8 @@
 // changed (a websocket subscription, no polling), and the integration's translated errors.
 import type { ReactiveController, ReactiveControllerHost } from "lit";
 import * as api from "./api";
-import type { DaysResult, Hass, HistoryResult, Overview, Preview, WsError } from "./types";
+import { checkComparison, UNAVAILABLE } from "./comparison";
+import type { Comparison, DaysResult, Hass, HistoryResult, Overview, Preview, WsError } from "./types";
 
 const RELOAD_DELAY_MS = 250;
 
@@ -11,6 +12,8 @@ export class PanelData implements ReactiveController {
   days?: DaysResult;
   preview?: Preview;
   history?: HistoryResult;
+  /** The comparison with the published statistics; undefined while it loads. */
+  comparison?: Comparison;
   /** Why the data could not be loaded (or the subscription failed). */
   loadError?: string;
 
@@ -20,6 +23,9 @@ export class PanelData implements ReactiveController {
   private unsubscribe?: Promise<() => Promise<void>>;
   private reloadTimer?: number;
   private exceptions: Record<string, string> = {};
+  /** The consent level the comparison was asked for at (its answer depends on it). */
+  private comparisonLevel?: string;
+  private comparisonRequest = 0;
 
   /** `loaded` is called after each successful load, before the host updates. */
   constructor(
@@ -49,6 +55,7 @@ export class PanelData implements ReactiveController {
     void this.unsubscribe?.then((unsub) => unsub()).catch(() => undefined);
     this.unsubscribe = undefined;
     window.clearTimeout(this.reloadTimer);
+    this.comparisonLevel = undefined; // asked for again when the panel is shown again
   }
 
   /** The error in the user's language: Home Assistant's translation of the integration. */
@@ -84,9 +91,31 @@ export class PanelData implements ReactiveController {
       ]);
       Object.assign(this, { overview, days, preview, history, loadError: undefined });
       this.loaded();
+      if (overview.consent.level !== this.comparisonLevel) {
+        this.comparisonLevel = overview.consent.level;
+        void this.loadComparison(hass);
+      }
     } catch (err) {
       this.loadError = this.errorText(err);
     }
+    this.host.requestUpdate();
+  }
+
+  /**
+   * Ask for the comparison once, and again when the consent level changes (not on every
+   * update: the collector publishes once a week). A failed call, as from an integration
+   * without the command, shows as unavailable and touches nothing else.
+   */
+  private async loadComparison(hass: Hass): Promise<void> {
+    const request = ++this.comparisonRequest;
+    let comparison: Comparison;
+    try {
+      comparison = checkComparison(await api.fetchComparison(hass));
+    } catch {
+      comparison = UNAVAILABLE;
+    }
+    if (request !== this.comparisonRequest) return;
+    this.comparison = comparison;
     this.host.requestUpdate();
   }
 

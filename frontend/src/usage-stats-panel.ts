@@ -4,6 +4,7 @@ import { html, LitElement, nothing, type PropertyValues, type TemplateResult } f
 import { property, state } from "lit/decorators.js";
 import * as api from "./api";
 import "./cards/actions-card";
+import "./cards/comparison-card";
 import "./cards/consent-card";
 import "./cards/history-card";
 import "./cards/preview-card";
@@ -122,7 +123,7 @@ export class UsageStatsPanel extends LitElement {
   render(): TemplateResult {
     const l = this.localize;
     const { language, narrow, busy } = this;
-    const { overview, days, preview, history, loadError } = this.data;
+    const { overview, days, preview, history, comparison, loadError } = this.data;
     // While leaving share waits for its confirmation, the level chosen stays shown.
     const levelDraft = this.confirmation?.kind === "leave" ? this.confirmation.level : this.levelDraft;
     return html`
@@ -156,6 +157,13 @@ export class UsageStatsPanel extends LitElement {
               .days=${days}
               .dark=${Boolean(this.hass?.themes?.darkMode)}
             ></usage-stats-statistics-card>`
+          : nothing}
+        ${overview
+          ? html`<usage-stats-comparison-card
+              .language=${language}
+              ?narrow=${narrow}
+              .comparison=${comparison}
+            ></usage-stats-comparison-card>`
           : nothing}
         ${overview && preview
           ? html`<usage-stats-preview-card
