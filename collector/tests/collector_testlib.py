@@ -65,6 +65,32 @@ def revision_0(report: dict[str, Any]) -> dict[str, Any]:
     return old
 
 
+# What minor revision 2 adds to BASE_REPORT's fleet and jobs (report version 3).
+REVISION_2_FLEET: dict[str, Any] = {
+    "integrations": {
+        "bambu": {"type": "bambu_x1c", "version": "2.1.0", "printers": 1},
+        "prusalink": {"type": "prusa_mk4", "version": "2025.4.4", "printers": 1},
+    },
+    "models": {"bambu_x1c": {"x1c": 1}, "prusa_mk4": {"mk4s": 1}},
+    "firmware": {"bambu_x1c": {"1.8": 1}, "prusa_mk4": {"6.2": 1}},
+}
+REVISION_2_BY_MODEL: dict[str, Any] = {
+    "bambu_x1c.x1c": {"started": 3, "completed": 2, "cancelled": 1},
+    "prusa_mk4.mk4s": {"started": 2, "failed": 1, "interrupted": 1},
+}
+
+
+def revision_2(report: dict[str, Any]) -> dict[str, Any]:
+    """The same report as sent from minor revision 2: integrations, models, firmware, jobs by model."""
+    new = copy.deepcopy(report)
+    new["schema_minor"] = 2
+    if "printer_fleet" in new:
+        new["printer_fleet"].update(copy.deepcopy(REVISION_2_FLEET))
+    if "jobs" in new:
+        new["jobs"]["by_model"] = copy.deepcopy(REVISION_2_BY_MODEL)
+    return new
+
+
 def make_report(installation_id: str | None = None, **changes: Any) -> dict[str, Any]:
     """A valid report with fresh ids; keyword arguments replace top-level sections."""
     report = copy.deepcopy(BASE_REPORT)
@@ -123,3 +149,19 @@ async def open_client(app: web.Application) -> TestClient[Any, Any]:
     client: TestClient[Any, Any] = TestClient(server)
     await client.start_server()
     return client
+
+
+def assert_k_everywhere(node: Any, k: int) -> None:
+    """Every count of installations in the document is at least k; every total has one."""
+    if isinstance(node, dict):
+        if "total" in node:
+            assert node["installations"] >= k, node
+        for key in ("installations", "installations_on"):
+            if isinstance(node.get(key), int):
+                assert node[key] >= k, node
+        for count in node.get("sections", {}).values():
+            assert count is None or count >= k, node
+        if "installations_on" in node:
+            assert (node["on"] is None) == (node["installations_on"] is None), node
+        for value in node.values():
+            assert_k_everywhere(value, k)

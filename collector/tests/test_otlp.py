@@ -13,8 +13,9 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 
-from collector_testlib import make_report, revision_0
+from collector_testlib import make_report, revision_0, revision_2
 from usage_stats_collector.otlp import OtlpError, otlp_to_report
+from usage_stats_collector.schema import validate_report
 from usage_stats_collector.storage import Storage
 
 Client = TestClient[Any, Any]
@@ -93,7 +94,7 @@ def otlp_request(report: dict[str, Any]) -> metrics_service_pb2.ExportMetricsSer
             [
                 ({"outcome": o, "type": t}, n)
                 for o, types in jobs.items()
-                if o != "duration"
+                if o not in {"duration", "by_model"}
                 for t, n in types.items()
             ],
         ),
@@ -108,6 +109,7 @@ def otlp_request(report: dict[str, Any]) -> metrics_service_pb2.ExportMetricsSer
             ],
         ),
     ]
+    metrics += _revision_2_metrics(report)
     return metrics_service_pb2.ExportMetricsServiceRequest(
         resource_metrics=[
             metrics_pb2.ResourceMetrics(
@@ -121,6 +123,33 @@ def otlp_request(report: dict[str, Any]) -> metrics_service_pb2.ExportMetricsSer
             )
         ]
     )
+
+
+def _revision_2_metrics(report: dict[str, Any]) -> list[metrics_pb2.Metric]:
+    """The metrics of minor revision 2, for the fields the report has."""
+    fleet, jobs = report.get("printer_fleet", {}), report.get("jobs", {})
+    metrics = []
+    if "integrations" in fleet:
+        points = [
+            ({"integration": domain, "type": entry["type"], "version": entry["version"]}, entry["printers"])
+            for domain, entry in fleet["integrations"].items()
+        ]
+        metrics.append(_gauge("usage_stats.printers.by_integration", points))
+    for field, name, label in (("models", "by_model", "model"), ("firmware", "by_firmware", "firmware")):
+        if field in fleet:
+            points = [
+                ({"type": type_, label: key}, n)
+                for type_, counts in fleet[field].items()
+                for key, n in counts.items()
+            ]
+            metrics.append(_gauge(f"usage_stats.printers.{name}", points))
+    if "by_model" in jobs:
+        points = []
+        for key, outcomes in jobs["by_model"].items():
+            type_, _, model = key.partition(".") if key != "other" else ("other", "", "other")
+            points += [({"outcome": o, "type": type_, "model": model}, n) for o, n in outcomes.items()]
+        metrics.append(_sum("usage_stats.jobs.by_model", points))
+    return metrics
 
 
 def otlp_json(report: dict[str, Any]) -> dict[str, Any]:
@@ -137,6 +166,90 @@ def test_conversion_round_trips() -> None:
     # protobuf field names (snake_case) are accepted as well
     snake = json.loads(MessageToJson(otlp_request(report), preserving_proto_field_name=True))
     assert otlp_to_report(snake) == report
+
+
+def test_revision_2_round_trips() -> None:
+    """The four metrics of minor revision 2 become integrations, models, firmware and jobs by model."""
+    report = revision_2(make_report())
+    report["jobs"]["by_model"]["other"] = {"started": 4, "completed": 4}
+    assert otlp_to_report(otlp_json(report)) == report
+    assert validate_report(otlp_to_report(otlp_json(report))) is None
+    # Empty metrics of a shared section: the fields are there, empty (a revision 2 sender).
+    empty = revision_2(make_report())
+    empty["printer_fleet"].update(integrations={}, models={}, firmware={})
+    empty["jobs"]["by_model"] = {}
+    assert otlp_to_report(otlp_json(empty)) == empty
+    # A report of revision 1 has none of the metrics, and gets none of the fields.
+    assert "integrations" not in otlp_to_report(otlp_json(make_report()))["printer_fleet"]
+
+
+async def test_revision_2_otlp_report_is_stored_like_json(client: Client, storage: Storage) -> None:
+    report = revision_2(make_report())
+    response = await client.post("/v1/metrics", json=otlp_json(report))
+    assert response.status == 200
+    exported = await storage.export_installation(report["installation_id"])
+    assert [item["report"] for item in exported] == [report]
+
+
+def _revision_2_body(metric: str, points: list[dict[str, Any]]) -> dict[str, Any]:
+    body = otlp_json(make_report())
+    kind = "sum" if metric == "usage_stats.jobs.by_model" else "gauge"
+    _metrics(body).append({"name": metric, kind: {"dataPoints": points}})
+    return body
+
+
+def _point(value: int, **attributes: str) -> dict[str, Any]:
+    return {
+        "attributes": [{"key": key, "value": {"stringValue": text}} for key, text in attributes.items()],
+        "asInt": str(value),
+    }
+
+
+@pytest.mark.parametrize(
+    ("metric", "points", "message"),
+    [
+        (
+            "usage_stats.jobs.by_model",
+            [_point(1, outcome="vanished", type="bambu_x1c", model="x1c")],
+            "unknown job outcome vanished",
+        ),
+        (
+            "usage_stats.printers.by_integration",
+            [
+                _point(1, integration="bambu", type="bambu_x1c", version="1.0.0"),
+                _point(1, integration="bambu", type="bambu_x1c", version="1.1.0"),
+            ],
+            "integration bambu appears twice",
+        ),
+        (
+            "usage_stats.printers.by_model",
+            [_point(1, type="bambu_x1c")],
+            "need string attributes type, model",
+        ),
+        (
+            "usage_stats.printers.by_firmware",
+            [_point(1, type="bambu_x1c", firmware="1.8", model="x")],
+            "need string attributes type, firmware",
+        ),
+    ],
+)
+def test_revision_2_conversion_errors(metric: str, points: list[dict[str, Any]], message: str) -> None:
+    with pytest.raises(OtlpError, match=message):
+        otlp_to_report(_revision_2_body(metric, points))
+
+
+def test_revision_2_metric_brings_its_section() -> None:
+    body = otlp_json(make_report())
+    body["resourceMetrics"][0]["scopeMetrics"][0]["metrics"] = [
+        {
+            "name": "usage_stats.printers.by_firmware",
+            "gauge": {"dataPoints": [_point(2, type="prusa_mk4", firmware="6.2")]},
+        },
+        {"name": "usage_stats.jobs.by_model", "sum": {"dataPoints": []}},
+    ]
+    report = otlp_to_report(body)
+    assert report["printer_fleet"] == {"printers": 0, "types": {}, "firmware": {"prusa_mk4": {"6.2": 2}}}
+    assert report["jobs"]["by_model"] == {}
 
 
 async def test_otlp_report_is_stored_like_json(client: Client, storage: Storage) -> None:

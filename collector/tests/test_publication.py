@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from collector_testlib import current_period, make_report, week_period
+from collector_testlib import assert_k_everywhere, current_period, make_report, revision_2, week_period
 from usage_stats_collector.aggregates import iso_week, shard_of
 from usage_stats_collector.app import Settings, create_app
 from usage_stats_collector.publication import (
@@ -169,6 +169,7 @@ async def test_every_published_number_passes_k(storage: Storage) -> None:
                 "TimeoutError": {"total": 3, "installations": 3},
                 "other": {"total": 6, "installations": 3},
             },
+            "versions": {},  # no report names bambu's version (revision 2)
         }
     }
     # One installation had the camera on, four off: only the "off" side is published.
@@ -177,23 +178,7 @@ async def test_every_published_number_passes_k(storage: Storage) -> None:
     }
     for secret in ("rare_printer", "rare_event", "rare_integration", "rare.feature", "KeyError", "Rare0"):
         assert secret not in text
-    _assert_k_everywhere(week, k)
-
-
-def _assert_k_everywhere(node: Any, k: int) -> None:
-    """Every count of installations in the document is at least k; every total has one."""
-    if isinstance(node, dict):
-        if "total" in node:
-            assert node["installations"] >= k, node
-        for key in ("installations", "installations_on"):
-            if isinstance(node.get(key), int):
-                assert node[key] >= k, node
-        for count in node.get("sections", {}).values():
-            assert count is None or count >= k, node
-        if "installations_on" in node:
-            assert (node["on"] is None) == (node["installations_on"] is None), node
-        for value in node.values():
-            _assert_k_everywhere(value, k)
+    assert_k_everywhere(week, k)
 
 
 async def test_week_of_one_real_and_empty_installations_is_withheld(storage: Storage) -> None:
@@ -323,6 +308,7 @@ async def test_rare_error_components_are_one_other_of_k_installations(storage: S
             "total": 3,
             "installations": 3,
             "types": {"TimeoutError": {"total": 3, "installations": 3}},
+            "versions": {},
         },
         "other": {"total": 6, "installations": 3, "types": {}},
     }
@@ -351,7 +337,7 @@ async def test_section_counts_below_k_are_withheld(storage: Storage) -> None:
         "events": None,
         "errors": 3,
     }
-    _assert_k_everywhere(week, 3)
+    assert_k_everywhere(week, 3)
 
 
 async def test_published_statistics_match_the_api_description(storage: Storage) -> None:
@@ -359,8 +345,12 @@ async def test_published_statistics_match_the_api_description(storage: Storage) 
 
     from usage_stats_collector.openapi import openapi_document
 
-    await _submit_all(storage, [make_report() for _ in range(2)] + [_empty_report()])
+    await _submit_all(storage, [revision_2(make_report()) for _ in range(2)] + [_empty_report()])
     await publish_due(storage, k=2, now=DUE)
     stats = (await _stats(storage, 2))[1]
     assert len(stats["weeks"]) == 1
-    jsonschema.validate(stats, openapi_document()["components"]["schemas"]["Stats"])
+    assert stats["weeks"][0]["integrations"]["bambu"]["versions"] == {
+        "2.1.0": {"total": 2, "installations": 2}
+    }
+    document = openapi_document()
+    jsonschema.validate(stats, {"$ref": "#/components/schemas/Stats", "components": document["components"]})

@@ -63,7 +63,7 @@ async def test_report_of_minor_revision_0_is_accepted(client: Client, storage: S
         (lambda r: r["period"].update(start="2025-02-30"), "$.period.start"),
         (lambda r: r["events"].update({"bad key!": 1}), "$.events"),
         (lambda r: r.update(schema_version=2), "$.schema_version"),
-        (lambda r: r.update(schema_minor=2), "$.schema_minor"),
+        (lambda r: r.update(schema_minor=3), "$.schema_minor"),
         (lambda r: r["jobs"].update(vanished={}), "$.jobs"),
         (lambda r: r.pop("installation"), "installation"),
         (lambda r: r["jobs"]["duration"].update(forever=1), "$.jobs.duration"),

@@ -16,8 +16,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .schema import report_enum
+
 SHARDS = 16
 OTHER = "other"
+# The aggregate tables' columns (migration 0001): every metric and key fits them.
+MAX_METRIC_LENGTH = 32
+MAX_KEY_LENGTH = 130
+# Composite keys join their parts with it; no label, version or identifier of the schema holds one.
+SEP = ":"
 
 ACTIVE = "active"
 PRINTERS = "printers"
@@ -25,17 +32,27 @@ PRINTER_TYPE = "printer_type"
 FEATURE = "feature"
 FEATURE_ON = "feature.on"
 NONEMPTY = "nonempty"
-# `interrupted` since minor revision 1 of the report schema (absent from older reports).
-JOB_OUTCOMES = ("started", "completed", "failed", "cancelled", "interrupted")
+# Job outcomes, duration buckets and report sections are defined once, in the report schema's
+# $defs (`interrupted` since minor revision 1, absent from older reports).
+JOB_OUTCOMES = report_enum("outcome")
 JOBS_DURATION = "jobs.duration"
-DURATION_BUCKETS = ("lt_30m", "30m_1h", "1h_2h", "2h_4h", "4h_8h", "8h_24h", "gt_24h")
+DURATION_BUCKETS = report_enum("duration_bucket")
 EVENTS = "events"
 ERRORS = "errors"
 ERROR_TYPE = "error_type"
 INSTALL_FIELDS = ("integration_version", "ha_version", "installation_type")
 # The report sections a user may leave out; ``section`` counts who shared each one.
 SECTION = "section"
-SECTIONS = ("printer_fleet", "features", "jobs", "events", "errors")
+SECTIONS = report_enum("section")
+# Since minor revision 2, each with the printers (or jobs, errors) as its total:
+INTEGRATION = "integration"  # domain
+INTEGRATION_TYPE = "integration.type"  # domain:printer type
+INTEGRATION_VERSION = "integration.version"  # domain:version
+PRINTER_MODEL = "printer_model"  # printer type:model
+PRINTER_FIRMWARE = "printer_firmware"  # printer type:firmware (major.minor)
+JOBS_BY_MODEL = "jobs.by_model"  # + ".<outcome>"; key "<type>.<model>" (or "other"), as reported
+ERROR_VERSION = "errors.version"  # component:version of that integration in the same report
+ERROR_VERSION_TYPE = "error_type.version"  # component:version:error type
 
 Contributions = dict[tuple[str, str], int]
 # What every report contributes, empty or not: being there, its versions and its sections.
@@ -57,6 +74,11 @@ def report_week(report: Mapping[str, Any]) -> str:
 def shard_of(installation_id: str) -> int:
     """The aggregate shard of an installation (stable across processes and restarts)."""
     return zlib.crc32(installation_id.encode("ascii")) % SHARDS
+
+
+def joined(*parts: str) -> str:
+    """A composite aggregate key: its parts joined by :data:`SEP`."""
+    return SEP.join(parts)
 
 
 def contributions(report: Mapping[str, Any]) -> Contributions:
@@ -82,6 +104,15 @@ def contributions(report: Mapping[str, Any]) -> Contributions:
     add(PRINTERS, "", fleet["printers"])
     for type_, count in fleet["types"].items():
         add(PRINTER_TYPE, type_, count)
+    integrations = fleet.get("integrations", {})
+    for domain, entry in integrations.items():
+        add(INTEGRATION, domain, entry["printers"])
+        add(INTEGRATION_TYPE, joined(domain, entry["type"]), entry["printers"])
+        add(INTEGRATION_VERSION, joined(domain, entry["version"]), entry["printers"])
+    for metric, section in ((PRINTER_MODEL, "models"), (PRINTER_FIRMWARE, "firmware")):
+        for type_, counts in fleet.get(section, {}).items():
+            for name, count in counts.items():
+                add(metric, joined(type_, name), count)
     for feature, states in report.get("features", {}).items():
         add(FEATURE, feature, int(states["on"]) + int(states["off"]))
         add(FEATURE_ON, feature, states["on"])
@@ -91,12 +122,20 @@ def contributions(report: Mapping[str, Any]) -> Contributions:
             add(f"jobs.{outcome}", type_, count)
     for bucket, count in jobs.get("duration", {}).items():
         add(JOBS_DURATION, bucket, count)
+    for model_key, outcomes in jobs.get("by_model", {}).items():
+        for outcome in JOB_OUTCOMES:
+            add(f"{JOBS_BY_MODEL}.{outcome}", model_key, outcomes.get(outcome, 0))
     for event, count in report.get("events", {}).items():
         add(EVENTS, event, count)
     for component, types in report.get("errors", {}).items():
+        # Errors of a printer integration count for the version of it this report names.
+        version = integrations[component]["version"] if component in integrations else None
         for error_type, count in types.items():
             add(ERRORS, component, count)
-            add(ERROR_TYPE, f"{component}:{error_type}", count)
+            add(ERROR_TYPE, joined(component, error_type), count)
+            if version is not None:
+                add(ERROR_VERSION, joined(component, version), count)
+                add(ERROR_VERSION_TYPE, joined(component, version, error_type), count)
     if any(metric not in _DESCRIPTORS for metric, _ in out):
         # The installation reported something beyond being there: it counts towards the k
         # installations a week needs to be published.

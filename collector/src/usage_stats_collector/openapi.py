@@ -75,6 +75,223 @@ _PERIOD_RULES = (
 )
 
 
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"{_COMPONENTS}{name}"}
+
+
+def _map(values: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": values}
+
+
+def _nullable(kind: str) -> dict[str, Any]:
+    return {"type": [kind, "null"]}
+
+
+def _published_schemas() -> dict[str, Any]:
+    """A published cell, and the parts of a week that minor revision 2 of the report added."""
+    typed = {"allOf": [_ref("Cell"), {"type": "object", "properties": {"types": _ref("Cells")}}]}
+    return {
+        "Cell": {
+            "type": "object",
+            "description": "A published value: the sum of at least k installations' values and their number.",
+            "required": ["total", "installations"],
+            "properties": {
+                "total": {"type": "integer", "minimum": 0},
+                "installations": {"type": ["integer", "null"], "minimum": 1},
+            },
+        },
+        "Cells": _map(_ref("Cell")),
+        "IntegrationCell": {
+            "allOf": [
+                _ref("Cell"),
+                {
+                    "type": "object",
+                    "description": "A printer integration: its printers, and its printer types and versions.",
+                    "properties": {"types": _ref("Cells"), "versions": _ref("Cells")},
+                },
+            ]
+        },
+        "ErrorComponent": {
+            "allOf": [
+                _ref("Cell"),
+                {
+                    "type": "object",
+                    "required": ["types"],
+                    "properties": {
+                        "types": _ref("Cells"),
+                        "versions": {
+                            **_map(typed),
+                            "description": (
+                                "Since report revision 2: the component's errors by the version of that "
+                                "integration the reporting installation had loaded, newest first."
+                            ),
+                        },
+                    },
+                },
+            ]
+        },
+    }
+
+
+_WEEKS = {"type": "array", "maxItems": 52, "items": {"type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$"}}
+_SERIES = {"type": "array", "maxItems": 52, "items": _nullable("integer")}
+_RATES = {"type": "array", "maxItems": 52, "items": _nullable("number")}
+
+
+def _insight_schemas() -> dict[str, Any]:
+    """``/v1/integrations`` and ``/v1/integrations/{domain}``."""
+    breakdown = {
+        "type": "object",
+        "required": ["week", "rows"],
+        "properties": {"week": _nullable("string"), "rows": {"type": "array", "items": {"type": "object"}}},
+    }
+    return {
+        "IntegrationIndex": {
+            "type": "object",
+            "description": "The printer integrations of the newest published weeks (oldest week first).",
+            "required": ["k_anonymity", "weeks", "integrations"],
+            "properties": {
+                "k_anonymity": _nullable("integer"),
+                "weeks": _WEEKS,
+                "integrations": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["domain", "printer_type", "installations", "page", "data"],
+                        "properties": {
+                            "domain": {"type": "string"},
+                            "printer_type": _nullable("string"),
+                            "installations": _SERIES,
+                            "page": {"type": "string"},
+                            "data": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        },
+        "IntegrationInsights": {
+            "type": "object",
+            "description": (
+                "One printer integration over the newest published weeks (at most 52, oldest first), "
+                "computed only from the published snapshots: a series has null where a week did not "
+                "publish the value (fewer than k installations)."
+            ),
+            "required": [
+                "domain",
+                "k_anonymity",
+                "printer_type",
+                "weeks",
+                "installations",
+                "printers",
+                "versions",
+                "models",
+                "firmware",
+                "job_outcomes",
+                "errors",
+            ],
+            "properties": {
+                "domain": {"type": "string"},
+                "k_anonymity": {"type": "integer", "minimum": 1},
+                "printer_type": _nullable("string"),
+                "weeks": _WEEKS,
+                "installations": _SERIES,
+                "printers": _SERIES,
+                "versions": {
+                    "type": "array",
+                    "description": "Per version (newest first): installations per week, and share in %.",
+                    "items": {
+                        "type": "object",
+                        "required": ["version", "installations", "share"],
+                        "properties": {
+                            "version": {"type": "string"},
+                            "installations": _SERIES,
+                            "share": _RATES,
+                        },
+                    },
+                },
+                "models": breakdown,
+                "firmware": breakdown,
+                "job_outcomes": {
+                    "type": "array",
+                    "description": "Per started job in %: the type overall (model null), then per model.",
+                    "items": {
+                        "type": "object",
+                        "required": ["model", "started", "rates"],
+                        "properties": {
+                            "model": _nullable("string"),
+                            "started": {"type": "integer", "minimum": 0},
+                            "rates": _map(_nullable("number")),
+                        },
+                    },
+                },
+                "errors": {
+                    "type": "object",
+                    "description": (
+                        "Errors per 100 installations by error type and version (newest first); mark "
+                        "`new` or `grew` (more than doubled) in the newest version against the previous."
+                    ),
+                    "required": ["newest", "previous", "versions", "rows"],
+                    "properties": {
+                        "newest": _nullable("string"),
+                        "previous": _nullable("string"),
+                        "versions": {"type": "array", "items": {"type": "string"}},
+                        "rows": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["error_type", "per_100", "mark"],
+                                "properties": {
+                                    "error_type": {"type": "string"},
+                                    "per_100": _map(_nullable("number")),
+                                    "mark": {"enum": ["new", "grew", None]},
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    }
+
+
+def _insight_paths() -> dict[str, Any]:
+    domain = {"name": "domain", "in": "path", "required": True, "schema": {"type": "string"}}
+    missing = _error(
+        "No published week has this integration (it needs at least k installations in a week), or the "
+        "domain is not one."
+    )
+    return {
+        "/v1/integrations": {
+            "get": {
+                "summary": "The printer integrations of the published weeks",
+                "responses": {
+                    "200": _json(_ref("IntegrationIndex"), "The integrations, most installations first.")
+                },
+            }
+        },
+        "/v1/integrations/{domain}": {
+            "get": {
+                "summary": "Insights for the authors of a printer integration",
+                "parameters": [domain],
+                "responses": {"200": _json(_ref("IntegrationInsights"), "The insights."), "404": missing},
+            }
+        },
+        "/integrations/{domain}": {
+            "get": {
+                "summary": "The same insights as an HTML page (charts as inline SVG, each with a table)",
+                "parameters": [domain],
+                "responses": {
+                    "200": {
+                        "description": "The page.",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    },
+                    "404": missing,
+                },
+            }
+        },
+    }
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document of this collector."""
@@ -125,11 +342,36 @@ def openapi_document() -> dict[str, Any]:
                             "installations": {"type": "integer", "minimum": 1},
                             "reports": {"type": "integer", "minimum": 1},
                             "printers": {"type": ["integer", "null"]},
+                            "integrations": {
+                                **_map(_ref("IntegrationCell")),
+                                "description": "Since report revision 2: printers per printer integration.",
+                            },
+                            "printer_models": {
+                                **_map(_ref("Cells")),
+                                "description": "Since revision 2: printers per model, per printer type.",
+                            },
+                            "printer_firmware": {
+                                **_map(_ref("Cells")),
+                                "description": "Since revision 2: printers per firmware version, per type.",
+                            },
+                            "jobs": {
+                                "type": "object",
+                                "properties": {
+                                    "by_model": {
+                                        **_map(_ref("Cells")),
+                                        "description": (
+                                            "Since report revision 2: per outcome, jobs per `<type>.<model>`."
+                                        ),
+                                    }
+                                },
+                            },
+                            "errors": _map(_ref("ErrorComponent")),
                         },
                     },
                 },
             },
         },
+        **_published_schemas(),
     }
     report = _component(REPORT_SCHEMA, "Report", schemas)
     deletion = _component(DELETION_SCHEMA, "Deletion", schemas)

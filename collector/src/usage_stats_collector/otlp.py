@@ -9,6 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .aggregates import JOB_OUTCOMES, OTHER
+from .schema import required_jobs_keys
+
 SCOPE = "usage_stats"
 _RESOURCE_STRINGS = {
     "service.version": ("installation", "integration_version"),
@@ -26,9 +29,9 @@ _RESOURCE_INTS = {
     "usage_stats.schema_minor": ("", "schema_minor"),
     "usage_stats.period.days": ("period", "days"),
 }
-# Every report has the first four; `interrupted` came with minor revision 1 of the schema.
-_REQUIRED_OUTCOMES = ("started", "completed", "failed", "cancelled")
-_OUTCOMES = (*_REQUIRED_OUTCOMES, "interrupted")
+# The outcomes are the schema's ($defs/outcome); every report has those its `jobs` requires
+# (`interrupted` came with minor revision 1).
+_REQUIRED_OUTCOMES = tuple(outcome for outcome in JOB_OUTCOMES if outcome in required_jobs_keys())
 # metric name -> (kind, attribute names)
 _METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "usage_stats.printers": ("gauge", ()),
@@ -38,6 +41,18 @@ _METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "usage_stats.jobs.duration": ("sum", ("bucket",)),
     "usage_stats.events": ("sum", ("event",)),
     "usage_stats.errors": ("sum", ("component", "error_type")),
+    # Since minor revision 2.
+    "usage_stats.printers.by_integration": ("gauge", ("integration", "type", "version")),
+    "usage_stats.printers.by_model": ("gauge", ("type", "model")),
+    "usage_stats.printers.by_firmware": ("gauge", ("type", "firmware")),
+    "usage_stats.jobs.by_model": ("sum", ("outcome", "type", "model")),
+}
+# The field of its section a metric of minor revision 2 fills: there (maybe empty) when it is.
+_FIELD_OF = {
+    "usage_stats.printers.by_integration": "integrations",
+    "usage_stats.printers.by_model": "models",
+    "usage_stats.printers.by_firmware": "firmware",
+    "usage_stats.jobs.by_model": "by_model",
 }
 
 
@@ -173,6 +188,8 @@ def otlp_to_report(body: Any) -> dict[str, Any]:
         section = _SECTION_OF[name]
         if section not in report:
             report[section] = _empty_section(section)
+        if name in _FIELD_OF:
+            report[section].setdefault(_FIELD_OF[name], {})
         for attributes, value in _points(metric, name):
             _apply(report, name, attributes, value)
     return report
@@ -186,6 +203,10 @@ _SECTION_OF = {
     "usage_stats.jobs.duration": "jobs",
     "usage_stats.events": "events",
     "usage_stats.errors": "errors",
+    "usage_stats.printers.by_integration": "printer_fleet",
+    "usage_stats.printers.by_model": "printer_fleet",
+    "usage_stats.printers.by_firmware": "printer_fleet",
+    "usage_stats.jobs.by_model": "jobs",
 }
 
 
@@ -208,13 +229,41 @@ def _apply(report: dict[str, Any], name: str, attributes: dict[str, Any], value:
             raise OtlpError("feature state must be on or off")
         report["features"].setdefault(attributes["feature"], {"on": 0, "off": 0})[state] = value
     elif name == "usage_stats.jobs":
-        outcome = attributes["outcome"]
-        if outcome not in _OUTCOMES:
-            raise OtlpError(f"unknown job outcome {outcome}")
-        report["jobs"].setdefault(outcome, {})[attributes["type"]] = value
+        report["jobs"].setdefault(_outcome(attributes), {})[attributes["type"]] = value
+    elif name in _FIELD_OF:
+        _apply_revision_2(report, name, attributes, value)
     elif name == "usage_stats.jobs.duration":
         report["jobs"]["duration"][attributes["bucket"]] = value
     elif name == "usage_stats.events":
         report["events"][attributes["event"]] = value
     else:  # usage_stats.errors
         report["errors"].setdefault(attributes["component"], {})[attributes["error_type"]] = value
+
+
+def _outcome(attributes: dict[str, Any]) -> str:
+    outcome: str = attributes["outcome"]
+    if outcome not in JOB_OUTCOMES:
+        raise OtlpError(f"unknown job outcome {outcome[:80]}")
+    return outcome
+
+
+def _apply_revision_2(report: dict[str, Any], name: str, attributes: dict[str, Any], value: int) -> None:
+    """The metrics of minor revision 2: integrations, models, firmware, and job outcomes per model."""
+    if name == "usage_stats.printers.by_integration":
+        integrations = report["printer_fleet"]["integrations"]
+        domain = attributes["integration"]
+        if domain in integrations:
+            raise OtlpError(f"integration {domain[:80]} appears twice in {name}")
+        integrations[domain] = {
+            "type": attributes["type"],
+            "version": attributes["version"],
+            "printers": value,
+        }
+    elif name == "usage_stats.jobs.by_model":
+        # The folded rest of the models, `other` in the JSON form, is type `other`, model `other`.
+        type_, model = attributes["type"], attributes["model"]
+        key = OTHER if type_ == model == OTHER else f"{type_}.{model}"
+        report["jobs"]["by_model"].setdefault(key, {})[_outcome(attributes)] = value
+    else:  # usage_stats.printers.by_model, usage_stats.printers.by_firmware
+        label = "model" if name == "usage_stats.printers.by_model" else "firmware"
+        report["printer_fleet"][_FIELD_OF[name]].setdefault(attributes["type"], {})[attributes[label]] = value

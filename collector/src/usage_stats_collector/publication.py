@@ -27,9 +27,15 @@ Every published number comes from at least k installations:
   installations had the feature off on every day (so at least k have off days); otherwise they
   are ``null``.
 
-Output is bounded whatever the database holds: at most :data:`MAX_KEYS` keys per list and
-:data:`MAX_ERROR_TYPES` error types per component, only weeks within the retention period are
-considered for publication, and ``/v1/stats`` serves the newest :data:`MAX_WEEKS` weeks.
+The breakdowns of minor revision 2 follow the same rules, each within its parent: versions and
+printer types per integration, models and firmware versions per published printer type, job outcomes
+per model, and per error component the errors of each version of that integration (as the reporting
+installation had it loaded) with their types.
+
+Output is bounded whatever the database holds: at most :data:`MAX_KEYS` keys per list,
+:data:`MAX_NESTED` per breakdown within a parent (versions newest first, the rest folded), and
+:data:`MAX_ERROR_TYPES` error types per component and version, only weeks within the retention
+period are considered for publication, and ``/v1/stats`` serves the newest :data:`MAX_WEEKS` weeks.
 """
 
 from __future__ import annotations
@@ -45,23 +51,34 @@ from typing import TYPE_CHECKING, Any
 from .aggregates import (
     ACTIVE,
     ERROR_TYPE,
+    ERROR_VERSION,
+    ERROR_VERSION_TYPE,
     ERRORS,
     EVENTS,
     FEATURE,
     FEATURE_ON,
     INSTALL_FIELDS,
+    INTEGRATION,
+    INTEGRATION_TYPE,
+    INTEGRATION_VERSION,
     JOB_OUTCOMES,
+    JOBS_BY_MODEL,
     JOBS_DURATION,
     NONEMPTY,
     OTHER,
+    PRINTER_FIRMWARE,
+    PRINTER_MODEL,
     PRINTER_TYPE,
     PRINTERS,
     SECTION,
     SECTIONS,
+    SEP,
     Cell,
     contributions,
     iso_week,
+    joined,
 )
+from .versions import version_key
 
 if TYPE_CHECKING:
     from .storage import Storage
@@ -69,12 +86,16 @@ if TYPE_CHECKING:
 MAX_WEEKS = 104
 MAX_KEYS = 50
 MAX_ERROR_TYPES = 20
+# Within one parent: versions and printer types of an integration, models and firmware versions of
+# a printer type, versions of an error component.
+MAX_NESTED = 20
 DEFAULT_DELAY_DAYS = 3.0
 _SCAN_BATCH = 2000
 
 _LISTS = (
     PRINTER_TYPE,
     *(f"jobs.{outcome}" for outcome in JOB_OUTCOMES),
+    *(f"{JOBS_BY_MODEL}.{outcome}" for outcome in JOB_OUTCOMES),
     JOBS_DURATION,
     EVENTS,
     *(f"install.{name}" for name in INSTALL_FIELDS),
@@ -117,9 +138,14 @@ class _Split:
     folded_total: int = 0
 
 
-def _split(cells: Mapping[str, Cell], k: int, limit: int) -> _Split:
+def _split(cells: Mapping[str, Cell], k: int, limit: int, *, newest: bool = False) -> _Split:
+    """Keep the largest keys (``newest``: the newest versions) of at least k installations."""
+    if newest:
+        ordered = sorted(cells.items(), key=lambda item: version_key(item[0]), reverse=True)
+    else:
+        ordered = sorted(cells.items(), key=lambda item: (-item[1].total, item[0]))
     split = _Split({})
-    for key, cell in sorted(cells.items(), key=lambda item: (-item[1].total, item[0])):
+    for key, cell in ordered:
         if key != OTHER and (cell.installations or 0) >= k and len(split.kept) < limit:
             split.kept[key] = cell
         else:
@@ -134,15 +160,33 @@ class WeekPlan:
     def __init__(self, week: str, metrics: Mapping[str, Mapping[str, Cell]], k: int) -> None:
         self.week, self.metrics, self.k = week, metrics, k
         self.groups: dict[Group, _Split] = {
-            (metric, ""): _split(metrics.get(metric, {}), k, MAX_KEYS) for metric in (*_LISTS, ERRORS)
+            (metric, ""): _split(metrics.get(metric, {}), k, MAX_KEYS)
+            for metric in (*_LISTS, ERRORS, INTEGRATION)
         }
-        types: dict[str, dict[str, Cell]] = {}
-        for composite, cell in metrics.get(ERROR_TYPE, {}).items():
-            component, _, error_type = composite.partition(":")
-            types.setdefault(component, {})[error_type] = cell
-        for component in self.groups[(ERRORS, "")].kept:
-            self.groups[(ERROR_TYPE, component)] = _split(types.get(component, {}), k, MAX_ERROR_TYPES)
+        components = list(self.groups[(ERRORS, "")].kept)
+        self._nest(ERROR_TYPE, components, MAX_ERROR_TYPES)
+        self._nest(ERROR_VERSION, components, MAX_NESTED, newest=True)
+        self._nest(
+            ERROR_VERSION_TYPE,
+            [joined(c, v) for c in components for v in self.groups[(ERROR_VERSION, c)].kept],
+            MAX_ERROR_TYPES,
+        )
+        domains = list(self.groups[(INTEGRATION, "")].kept)
+        self._nest(INTEGRATION_TYPE, domains, MAX_NESTED)
+        self._nest(INTEGRATION_VERSION, domains, MAX_NESTED, newest=True)
+        self.printer_types = list(self.groups[(PRINTER_TYPE, "")].kept)
+        self._nest(PRINTER_MODEL, self.printer_types, MAX_NESTED)
+        self._nest(PRINTER_FIRMWARE, self.printer_types, MAX_NESTED, newest=True)
         self.features = _split(metrics.get(FEATURE, {}), k, MAX_KEYS).kept
+
+    def _nest(self, metric: str, parents: Iterable[str], limit: int, *, newest: bool = False) -> None:
+        """Split the keys ``<parent>:<child>`` of a metric within each (published) parent."""
+        children: dict[str, dict[str, Cell]] = {}
+        for composite, cell in self.metrics.get(metric, {}).items():
+            parent, _, child = composite.rpartition(SEP)
+            children.setdefault(parent, {})[child] = cell
+        for parent in parents:
+            self.groups[(metric, parent)] = _split(children.get(parent, {}), self.k, limit, newest=newest)
 
     @classmethod
     def build(cls, week: str, rows: Iterable[tuple[str, str, int, int]], k: int) -> WeekPlan | None:
@@ -160,9 +204,9 @@ class WeekPlan:
         """Every folded aggregate key ``(metric, key)`` and the ``other`` it belongs to."""
         keys: dict[tuple[str, str], Group] = {}
         for group, split in self.groups.items():
-            metric, component = group
+            metric, parent = group
             for key in split.folded:
-                keys[(metric, f"{component}:{key}" if metric == ERROR_TYPE else key)] = group
+                keys[(metric, joined(parent, key) if parent else key)] = group
         return keys
 
     def _counted(self, cell: Cell | None) -> Cell | None:
@@ -183,6 +227,29 @@ class WeekPlan:
             cells[OTHER] = {"total": split.folded_total, "installations": others[group]}
         return cells
 
+    def _error_versions(self, component: str, others: Mapping[Group, int]) -> dict[str, dict[str, Any]]:
+        """A component's errors per version of that integration (newest first), with their types."""
+        versions: dict[str, dict[str, Any]] = dict(self._cells((ERROR_VERSION, component), others))
+        for version in self.groups[(ERROR_VERSION, component)].kept:
+            types = self._cells((ERROR_VERSION_TYPE, joined(component, version)), others)
+            versions[version] = versions[version] | {"types": types}
+        return versions
+
+    def _integrations(self, others: Mapping[Group, int]) -> dict[str, dict[str, Any]]:
+        """Per printer integration: its printers, and its printer types and versions (newest first)."""
+        integrations: dict[str, dict[str, Any]] = dict(self._cells((INTEGRATION, ""), others))
+        for domain in self.groups[(INTEGRATION, "")].kept:
+            integrations[domain] = integrations[domain] | {
+                "types": self._cells((INTEGRATION_TYPE, domain), others),
+                "versions": self._cells((INTEGRATION_VERSION, domain), others),
+            }
+        return integrations
+
+    def _per_type(self, metric: str, others: Mapping[Group, int]) -> dict[str, dict[str, Any]]:
+        """Models or firmware versions per published printer type (types without any left out)."""
+        per_type = {type_: self._cells((metric, type_), others) for type_ in self.printer_types}
+        return {type_: cells for type_, cells in per_type.items() if cells}
+
     def render(self, others: Mapping[Group, int], published_at: float) -> dict[str, Any]:
         """The week's public statistics; ``others`` counts the installations of each ``other``."""
         active = self.metrics[ACTIVE][""]
@@ -201,7 +268,11 @@ class WeekPlan:
             }
         errors: dict[str, dict[str, Any]] = {}
         for component, cell in self.groups[(ERRORS, "")].kept.items():
-            errors[component] = cell.as_json() | {"types": self._cells((ERROR_TYPE, component), others)}
+            errors[component] = cell.as_json() | {
+                "types": self._cells((ERROR_TYPE, component), others),
+                # Since minor revision 2: by the version of the integration ``component``.
+                "versions": self._error_versions(component, others),
+            }
         components = self._cells((ERRORS, ""), others)
         if OTHER in components:
             errors[OTHER] = components[OTHER] | {"types": {}}
@@ -213,9 +284,18 @@ class WeekPlan:
             "reports": active.total,
             "printers": printers.total if printers else None,
             "printer_types": self._cells((PRINTER_TYPE, ""), others),
+            "integrations": self._integrations(others),
+            "printer_models": self._per_type(PRINTER_MODEL, others),
+            "printer_firmware": self._per_type(PRINTER_FIRMWARE, others),
             "features": features,
             "jobs": {outcome: self._cells((f"jobs.{outcome}", ""), others) for outcome in JOB_OUTCOMES}
-            | {"duration": self._cells((JOBS_DURATION, ""), others)},
+            | {
+                "duration": self._cells((JOBS_DURATION, ""), others),
+                "by_model": {
+                    outcome: self._cells((f"{JOBS_BY_MODEL}.{outcome}", ""), others)
+                    for outcome in JOB_OUTCOMES
+                },
+            },
             "events": self._cells((EVENTS, ""), others),
             "errors": errors,
             "installation": {name: self._cells((f"install.{name}", ""), others) for name in INSTALL_FIELDS},

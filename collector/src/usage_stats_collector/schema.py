@@ -56,6 +56,20 @@ def schema_document(name: str) -> dict[str, Any]:
     return document
 
 
+def report_enum(name: str) -> tuple[str, ...]:
+    """The values of the report schema's ``$defs/<name>`` enum, in the schema's order.
+
+    Job outcomes (``outcome``), duration buckets (``duration_bucket``) and report sections
+    (``section``) are defined there once; the collector reads them from the schema.
+    """
+    return tuple(_schema(REPORT_SCHEMA)["$defs"][name]["enum"])
+
+
+def required_jobs_keys() -> tuple[str, ...]:
+    """The keys every report's ``jobs`` section has (the outcomes of revision 0, ``duration``)."""
+    return tuple(_schema(REPORT_SCHEMA)["properties"]["jobs"]["required"])
+
+
 @cache
 def _validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(_schema(name), format_checker=Draft202012Validator.FORMAT_CHECKER)

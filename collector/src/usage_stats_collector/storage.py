@@ -368,6 +368,28 @@ class Storage:
         async with self.engine.connect() as conn:
             return [(week, stats, int(count)) for week, stats, count in await conn.execute(stmt)]
 
+    async def publication_state(self) -> tuple[int, str | None]:
+        """How many weeks are published (or withheld), and the newest of them.
+
+        Publications are only ever added, never changed or removed, so this pair changes exactly
+        when a week is published: the key of what is computed from the snapshots.
+        """
+        stmt = select(func.count(), func.max(published_weeks.c.week)).select_from(published_weeks)
+        async with self.engine.connect() as conn:
+            count, newest = (await conn.execute(stmt)).one()
+        return int(count), newest
+
+    async def published_stats(self, limit: int) -> list[tuple[str, str]]:
+        """The newest ``limit`` published (not withheld) weeks, newest first: ``(week, stats JSON)``."""
+        stmt = (
+            select(published_weeks.c.week, published_weeks.c.stats)
+            .where(published_weeks.c.stats.is_not(None))
+            .order_by(published_weeks.c.week.desc())
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [(week, stats) for week, stats in await conn.execute(stmt)]
+
     async def export_installation(self, installation_id: str) -> list[dict[str, Any]]:
         """Every stored report of an installation, oldest first (admin export)."""
         stmt = (
