@@ -15,6 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .insight_page import integrations_card, render_integration
+from .insights import InsightCache, Insights
 from .intake import MAX_BODY_BYTES, ClientGoneError, RequestError, period_problem, read_json
 from .openapi import openapi_document
 from .otlp import OtlpError, otlp_to_report
@@ -25,6 +27,7 @@ from .storage import Outcome, Storage
 
 _LOGGER = logging.getLogger(__name__)
 
+DOMAIN = re.compile(r"[a-z][a-z0-9_]{0,31}")  # a printer integration's domain (a catalogue label)
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SERVER_NAME = "usage-stats-collector"  # the Server header: no version
@@ -63,6 +66,7 @@ class Settings:
 
 STORAGE_KEY = web.AppKey("storage", Storage)
 SETTINGS_KEY = web.AppKey("settings", Settings)
+INSIGHTS_KEY = web.AppKey("insights", InsightCache)
 
 
 def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -176,14 +180,58 @@ async def get_stats(request: web.Request) -> web.Response:
     return web.Response(text=await _stats(request), content_type="application/json")
 
 
-async def get_page(request: web.Request) -> web.Response:
-    """GET /: the aggregates as a plain HTML page."""
-    response = web.Response(
-        text=render_page(json.loads(await _stats(request)), request.query.get("week")),
-        content_type="text/html",
-    )
+def _html(text: str, status: int = 200) -> web.Response:
+    response = web.Response(text=text, content_type="text/html", status=status)
     response.headers["Content-Security-Policy"] = PAGE_CSP
     return response
+
+
+async def _insights(request: web.Request) -> Insights:
+    return await request.app[INSIGHTS_KEY].get(request.app[STORAGE_KEY])
+
+
+async def get_page(request: web.Request) -> web.Response:
+    """GET /: the aggregates as a plain HTML page."""
+    insights = await _insights(request)
+    card: str = insights.memo("card", "", lambda: integrations_card(insights.index()))
+    return _html(render_page(json.loads(await _stats(request)), request.query.get("week"), card))
+
+
+async def get_integrations(request: web.Request) -> web.Response:
+    """GET /v1/integrations: the printer integrations the published weeks show."""
+    insights = await _insights(request)
+    text: str = insights.memo("index", "", lambda: json.dumps(insights.index(), separators=(",", ":")))
+    return web.Response(text=text, content_type="application/json")
+
+
+async def _integration(request: web.Request) -> tuple[Insights, str, dict[str, Any]]:
+    """The insights of the path's integration; 404 unless a published week has it."""
+    domain = request.match_info["domain"]
+    insights = await _insights(request)
+    document = (
+        insights.memo("document", domain, lambda: insights.integration(domain))
+        if (DOMAIN.fullmatch(domain) and domain in insights.installations)
+        else None
+    )
+    if document is None:
+        k = request.app[SETTINGS_KEY].k_anonymity
+        raise RequestError(
+            404, f"no published statistics for this integration (it needs {k} installations in a week)"
+        )
+    return insights, domain, document
+
+
+async def get_integration(request: web.Request) -> web.Response:
+    """GET /v1/integrations/{domain}: an integration's insights, from the published weeks."""
+    insights, domain, document = await _integration(request)
+    text: str = insights.memo("json", domain, lambda: json.dumps(document, separators=(",", ":")))
+    return web.Response(text=text, content_type="application/json")
+
+
+async def get_integration_page(request: web.Request) -> web.Response:
+    """GET /integrations/{domain}: the same insights as an HTML page."""
+    insights, domain, document = await _integration(request)
+    return _html(insights.memo("html", domain, lambda: render_integration(document)))
 
 
 async def get_openapi(request: web.Request) -> web.Response:
@@ -285,6 +333,7 @@ def create_app(storage: Storage, settings: Settings | None = None) -> web.Applic
     app.on_response_prepare.append(_secure_headers)
     app[STORAGE_KEY] = storage
     app[SETTINGS_KEY] = settings or Settings()
+    app[INSIGHTS_KEY] = InsightCache()
     if app[SETTINGS_KEY].purge_interval > 0:
         app.cleanup_ctx.append(_purge_periodically)
     if app[SETTINGS_KEY].publish_interval > 0:
@@ -293,6 +342,9 @@ def create_app(storage: Storage, settings: Settings | None = None) -> web.Applic
     app.router.add_get("/healthz", get_health)
     app.router.add_get("/openapi.json", get_openapi)
     app.router.add_get("/v1/stats", get_stats)
+    app.router.add_get("/v1/integrations", get_integrations)
+    app.router.add_get("/v1/integrations/{domain}", get_integration)
+    app.router.add_get("/integrations/{domain}", get_integration_page)
     app.router.add_post("/v1/reports", post_report)
     app.router.add_post("/v1/metrics", post_metrics)
     app.router.add_post("/v1/deletion", post_deletion)

@@ -372,6 +372,7 @@ def openapi_document() -> dict[str, Any]:
             },
         },
         **_published_schemas(),
+        **_insight_schemas(),
     }
     report = _component(REPORT_SCHEMA, "Report", schemas)
     deletion = _component(DELETION_SCHEMA, "Deletion", schemas)
@@ -429,6 +430,7 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": _json({"$ref": f"{_COMPONENTS}Stats"}, "The aggregates.")},
             }
         },
+        **_insight_paths(),
         "/v1/reports": {
             "post": {
                 "summary": "Submit a weekly report",

@@ -6,7 +6,10 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-_STYLE = """
+from . import svg
+from .aggregates import DURATION_BUCKETS, JOB_OUTCOMES, OTHER
+
+STYLE = """
 body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
 main{max-width:1040px;margin:0 auto;padding:24px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:0 0 12px}h3{font-size:15px;margin:14px 0 6px}
@@ -19,6 +22,10 @@ td.label{width:38%;word-break:break-all}td.value{width:1%;white-space:nowrap;tex
 .bar.alt span{background:#e07a2e}.bar.ok span{background:#3a9d5d}
 nav a{display:inline-block;margin:0 6px 6px 0;padding:2px 8px;border-radius:12px;background:#e9edf3;color:#1d2330;text-decoration:none}
 nav a.on{background:#3b7dd8;color:#fff}svg text{font-size:11px;fill:#5d6678}
+table.data{border-collapse:collapse;margin:8px 0}table.data td,table.data th{padding:2px 10px;text-align:left}
+table.data td.n,table.data td.r{text-align:right;font-variant-numeric:tabular-nums}
+.legend span{display:inline-block;margin:0 12px 4px 0}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px}
+.mark{color:#b3261e;font-weight:600}summary{cursor:pointer;color:#3b7dd8}
 """
 
 
@@ -99,10 +106,9 @@ def _week_section(week: dict[str, Any]) -> str:
     features.sort(key=lambda row: (-row[1], row[0]))
     jobs = week["jobs"]
     outcomes = [
-        (outcome, sum(int(cell["total"]) for cell in jobs[outcome].values()), "")
-        for outcome in ("started", "completed", "failed", "cancelled", "interrupted")
+        (outcome, sum(int(cell["total"]) for cell in jobs[outcome].values()), "") for outcome in JOB_OUTCOMES
     ]
-    order = ["lt_30m", "30m_1h", "1h_2h", "2h_4h", "4h_8h", "8h_24h", "gt_24h", "other"]
+    order = [*DURATION_BUCKETS, OTHER]
     durations = [
         (bucket, int(jobs["duration"][bucket]["total"]), "") for bucket in order if bucket in jobs["duration"]
     ]
@@ -134,8 +140,24 @@ feature on at least one day.</p>{_bars(features, "ok", "%")}</section>
 </div>"""
 
 
-def render_page(stats: Mapping[str, Any], selected: str | None = None) -> str:
-    """Render the public page for the published statistics (``selected`` week, else the newest)."""
+def _totals(weeks: list[dict[str, Any]]) -> str:
+    """The week totals as a sparkline and a table (newest first), beside the trend chart."""
+    series = weeks[:52][::-1]
+    line = svg.sparkline([week["installations"] for week in series], "Active installations per week")
+    rows = "".join(
+        f'<tr><td>{escape(week["week"])}</td><td class="value">{_fmt(week["installations"])}</td>'
+        f'<td class="value">{_fmt(week["reports"])}</td><td class="value">{_fmt(week["printers"])}</td></tr>'
+        for week in weeks[:52]
+    )
+    return (
+        f'<p class="muted">Trend over {len(series)} weeks: {line}</p><details><summary>Week totals as a table</summary>'
+        f'<table class="bars"><tr><th>week</th><th>installations</th><th>reports</th><th>printers</th></tr>{rows}</table></details>'
+    )
+
+
+def render_page(stats: Mapping[str, Any], selected: str | None = None, integrations: str = "") -> str:
+    """Render the public page for the published statistics (``selected`` week, else the newest);
+    ``integrations`` is the rendered list of insight pages."""
     weeks: list[dict[str, Any]] = list(stats["weeks"])
     k = int(stats["k_anonymity"])
     current = next((week for week in weeks if week["week"] == selected), weeks[0] if weeks else None)
@@ -149,13 +171,14 @@ def render_page(stats: Mapping[str, Any], selected: str | None = None) -> str:
             f"(at least {k} are needed).</p></section>"
         )
     else:
-        body = f'<section class="card"><h2>Active installations per week</h2>{_trend(weeks)}<nav>{nav}</nav></section>'
+        body = f'<section class="card"><h2>Active installations per week</h2>{_trend(weeks)}{_totals(weeks)}<nav>{nav}</nav></section>'
+        body += integrations
         body += _week_section(current)
     suppressed = int(stats.get("suppressed_weeks", 0))
     delay = stats.get("publication_delay_days", 0)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Usage statistics</title><style>{_STYLE}</style></head>
+<title>Usage statistics</title><style>{STYLE}</style></head>
 <body><main><h1>Usage statistics</h1>
 <p class="muted">Pseudonymous weekly reports from the usage_stats integration (a random installation id, only to count each installation once and to honour deletion), aggregated per ISO week.
 A week is published once, {_fmt(delay)} days after it ends, and never changes after that; reports of
