@@ -14,11 +14,13 @@ import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
+
+if TYPE_CHECKING:
+    import jsonschema_rs
 
 REPORT_SCHEMA = "report-v1.schema.json"
 DELETION_SCHEMA = "deletion-v1.schema.json"
@@ -86,6 +88,11 @@ def _is_date(value: str) -> bool:
 
 @cache
 def _compiled(name: str) -> jsonschema_rs.Validator:
+    # Imported here: the integration's tests read the collector's aggregation and publication
+    # rules (which read the schema's enums through this module) in Home Assistant's environment,
+    # where only the reference implementation, jsonschema, is installed.
+    import jsonschema_rs
+
     return jsonschema_rs.validator_for(
         _schema(name), formats={"date": _is_date}, validate_formats=True, offline=True
     )
