@@ -1,0 +1,201 @@
+"""What one installation may contribute to a week, and the clipping that enforces it.
+
+Each published metric has a :class:`Rule`: whether its keys are known in advance (every one is
+released, zeros included), open (a key is named only above a noisy threshold) or dependent (the
+keys an open parent metric released, zeros included), how many keys one installation contributes
+at most (``max_keys``: its largest values are kept, the rest dropped) and how much it adds to one
+key at most (``cap``: a larger value is clipped to it). Clipping never rejects an installation;
+it only bounds what it can move, which is what the noise is calibrated to.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from ..schema import schema_document
+
+# An installation's contributions to a week: (metric, key) -> value, as aggregates.contributions
+# gives them.
+Contributions = Mapping[tuple[str, str], int]
+
+
+class Kind(enum.StrEnum):
+    """How a metric's keys are released."""
+
+    KNOWN = "known"  # every key of a fixed list, with noise, zeros included
+    OPEN = "open"  # a key only when its noisy installation count clears a threshold
+    DEPENDENT = "dependent"  # the keys its OPEN parent released, with noise, zeros included
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """The contribution bounds and budget share of one metric."""
+
+    metric: str
+    kind: Kind
+    max_keys: int  # keys per installation at most (its largest values kept)
+    cap: int  # per key and installation at most (larger values clipped); 1: totals = installations
+    weight: float  # share of the weekly budget, relative to the other rules of the spec
+    keys: tuple[str, ...] = ()  # KNOWN: every key
+    parent: str = ""  # DEPENDENT: the OPEN metric whose released keys it follows
+
+    @property
+    def totals(self) -> bool:
+        """Whether the metric has totals apart from its installation counts (a value above 1)."""
+        return self.cap > 1
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """Every released metric's rule, and totals that may not fall below their parts.
+
+    ``floors`` pairs ``(whole, parts)``: the single-key metric ``whole`` counts at least as many
+    installations as any key of ``parts``, and its total is not below the total of ``parts`` (the
+    caps must keep that true of the clipped data; post-processing then restores it).
+    """
+
+    rules: tuple[Rule, ...]
+    floors: tuple[tuple[str, str], ...] = ()
+    by_metric: dict[str, Rule] = field(init=False, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        by_metric = {rule.metric: rule for rule in self.rules}
+        if len(by_metric) != len(self.rules):
+            raise ValueError("a metric has two rules")
+        for rule in self.rules:
+            if rule.max_keys < 1 or rule.cap < 1 or not rule.weight > 0:
+                raise ValueError(f"{rule.metric}: max_keys, cap and weight must be positive")
+            if rule.kind is Kind.KNOWN and not 0 < rule.max_keys <= len(rule.keys):
+                raise ValueError(f"{rule.metric}: a known metric needs its keys (at least max_keys)")
+            parent = by_metric.get(rule.parent)
+            if rule.kind is Kind.DEPENDENT and (parent is None or parent.kind is not Kind.OPEN):
+                raise ValueError(f"{rule.metric}: the parent of a dependent metric is an open one")
+        for whole, parts in self.floors:
+            if by_metric[whole].keys != ("",) or parts not in by_metric:
+                raise ValueError(f"floor {whole} >= {parts}: the whole is a single-key metric")
+        object.__setattr__(self, "by_metric", by_metric)
+
+
+@dataclass(slots=True)
+class Sums:
+    """One metric's clipped sums over the week's installations."""
+
+    installations: dict[str, int] = field(default_factory=dict)  # per key
+    totals: dict[str, int] = field(default_factory=dict)  # per key
+    total: int = 0  # every key together
+
+
+class ClippedWeek:
+    """A week's contributions, clipped per installation and summed per metric and key.
+
+    The input of the week's mechanism: one installation more or less changes each sum by at most
+    what its rule allows (see ``mechanism``).
+    """
+
+    __slots__ = ("installations", "spec", "sums")
+
+    def __init__(self, spec: Spec, installations: Iterable[Contributions]) -> None:
+        self.spec = spec
+        self.sums = {rule.metric: Sums() for rule in spec.rules}
+        self.installations = 0
+        for contribution in installations:
+            self.installations += 1
+            for (metric, key), value in clip(spec, contribution).items():
+                sums = self.sums[metric]
+                sums.installations[key] = sums.installations.get(key, 0) + 1
+                sums.totals[key] = sums.totals.get(key, 0) + value
+                sums.total += value
+
+
+def clip(spec: Spec, contribution: Contributions) -> dict[tuple[str, str], int]:
+    """One installation's contributions within the spec's bounds.
+
+    Metrics without a rule and keys of a known metric outside its list are dropped; of the rest,
+    each metric keeps its ``max_keys`` largest values (ties by key), each clipped to ``cap``.
+    """
+    per_metric: dict[str, list[tuple[str, int]]] = {}
+    for (metric, key), value in contribution.items():
+        rule = spec.by_metric.get(metric)
+        if rule is None or value <= 0 or (rule.kind is Kind.KNOWN and key not in rule.keys):
+            continue
+        per_metric.setdefault(metric, []).append((key, int(value)))
+    clipped: dict[tuple[str, str], int] = {}
+    for metric, items in per_metric.items():
+        rule = spec.by_metric[metric]
+        items.sort(key=lambda item: (-item[1], item[0]))
+        for key, value in items[: rule.max_keys]:
+            clipped[(metric, key)] = min(value, rule.cap)
+    return clipped
+
+
+# Jobs of one printer type (or model, duration bucket) and installation a week: a busy home printer.
+JOBS_CAP = 20
+# Budget weights of the job outcomes per printer type (the completion rate needs the first two).
+JOB_WEIGHTS = {"started": 1.5, "completed": 1.5, "failed": 0.75, "cancelled": 0.75}
+
+
+def _enum(*path: str) -> tuple[str, ...]:
+    """An enum of the report schema (the wire contract), at ``path`` below the document."""
+    node = schema_document("report-v1.schema.json")
+    for part in path:
+        node = node[part]
+    return tuple(node["enum"])
+
+
+def default_spec() -> Spec:
+    """The collector's rules: the metrics of ``aggregates.contributions`` with their caps.
+
+    Job outcomes, duration buckets, sections and installation types come from the report schema.
+    Caps are set near what a typical home installation reports in a week (most have one or two
+    printers and a few dozen jobs): an installation above them is clipped, so a print farm counts
+    like a busy home. Weights favour the headline numbers: printer types, jobs and completion.
+    """
+    outcomes = _enum("$defs", "outcome")
+    installation_types = _enum("properties", "installation", "properties", "installation_type")
+    by_model = "jobs.by_model"
+    return Spec(
+        rules=(
+            Rule("active", Kind.KNOWN, 1, 1, 1.0, keys=("",)),
+            Rule("section", Kind.KNOWN, 5, 1, 0.25, keys=_enum("$defs", "section")),
+            Rule("install.installation_type", Kind.KNOWN, 1, 1, 0.25, keys=installation_types),
+            Rule("printers", Kind.KNOWN, 1, 10, 0.5, keys=("",)),
+            Rule("jobs.duration", Kind.KNOWN, 7, JOBS_CAP, 0.25, keys=_enum("$defs", "duration_bucket")),
+            Rule("printer_type", Kind.OPEN, 2, 5, 4.0),
+            *(
+                Rule(
+                    f"jobs.{outcome}",
+                    Kind.DEPENDENT,
+                    2,
+                    JOBS_CAP,
+                    JOB_WEIGHTS.get(outcome, 0.5),
+                    parent="printer_type",
+                )
+                for outcome in outcomes
+            ),
+            Rule("install.integration_version", Kind.OPEN, 1, 1, 0.5),
+            Rule("install.ha_version", Kind.OPEN, 1, 1, 0.25),
+            Rule("integration", Kind.OPEN, 2, 5, 0.25),
+            Rule("integration.type", Kind.OPEN, 2, 5, 0.25),
+            Rule("integration.version", Kind.OPEN, 2, 5, 0.5),
+            Rule("printer_model", Kind.OPEN, 2, 5, 0.5),
+            Rule("printer_firmware", Kind.OPEN, 2, 5, 0.25),
+            Rule(f"{by_model}.started", Kind.OPEN, 2, JOBS_CAP, 0.25),
+            *(
+                Rule(
+                    f"{by_model}.{outcome}", Kind.DEPENDENT, 2, JOBS_CAP, 0.125, parent=f"{by_model}.started"
+                )
+                for outcome in outcomes
+                if outcome != "started"
+            ),
+            Rule("feature", Kind.OPEN, 10, 14, 0.25),
+            Rule("feature.on", Kind.DEPENDENT, 10, 14, 0.25, parent="feature"),
+            Rule("events", Kind.OPEN, 5, 20, 0.25),
+            Rule("errors", Kind.OPEN, 3, 20, 0.25),
+            Rule("error_type", Kind.OPEN, 3, 20, 0.25),
+            Rule("errors.version", Kind.OPEN, 3, 20, 0.125),
+            Rule("error_type.version", Kind.OPEN, 3, 20, 0.125),
+        ),
+        floors=(("printers", "printer_type"),),
+    )
