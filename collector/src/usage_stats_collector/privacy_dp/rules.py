@@ -11,11 +11,13 @@ it only bounds what it can move, which is what the noise is calibrated to.
 from __future__ import annotations
 
 import enum
+import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..schema import schema_document
 
+_TIES = random.SystemRandom()
 # An installation's contributions to a week: (metric, key) -> value, as aggregates.contributions
 # gives them.
 Contributions = Mapping[tuple[str, str], int]
@@ -113,7 +115,9 @@ def clip(spec: Spec, contribution: Contributions) -> dict[tuple[str, str], int]:
     """One installation's contributions within the spec's bounds.
 
     Metrics without a rule and keys of a known metric outside its list are dropped; of the rest,
-    each metric keeps its ``max_keys`` largest values (ties by key), each clipped to ``cap``.
+    each metric keeps its ``max_keys`` largest values, each clipped to ``cap``. Ties are broken at
+    random: by key, the keys that sort late would lose every tie, in every installation (a type
+    of three printers of one each counted 13 % low in the utility benchmark).
     """
     per_metric: dict[str, list[tuple[str, int]]] = {}
     for (metric, key), value in contribution.items():
@@ -124,7 +128,7 @@ def clip(spec: Spec, contribution: Contributions) -> dict[tuple[str, str], int]:
     clipped: dict[tuple[str, str], int] = {}
     for metric, items in per_metric.items():
         rule = spec.by_metric[metric]
-        items.sort(key=lambda item: (-item[1], item[0]))
+        items.sort(key=lambda item: (-item[1], _TIES.random()))
         for key, value in items[: rule.max_keys]:
             clipped[(metric, key)] = min(value, rule.cap)
     return clipped
@@ -162,7 +166,7 @@ def default_spec() -> Spec:
             Rule("install.installation_type", Kind.KNOWN, 1, 1, 0.25, keys=installation_types),
             Rule("printers", Kind.KNOWN, 1, 10, 0.5, keys=("",)),
             Rule("jobs.duration", Kind.KNOWN, 7, JOBS_CAP, 0.25, keys=_enum("$defs", "duration_bucket")),
-            Rule("printer_type", Kind.OPEN, 2, 5, 4.0),
+            Rule("printer_type", Kind.OPEN, 3, 5, 4.0),
             *(
                 Rule(
                     f"jobs.{outcome}",
