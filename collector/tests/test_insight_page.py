@@ -141,12 +141,12 @@ async def test_insights_are_computed_once_per_state_of_the_publications(
         assert (await client.get("/integrations/bambu")).status == 200
         assert (await client.get("/v1/integrations")).status == 200
         assert (await client.get("/")).status == 200
-        assert loads == [52]  # one load for all of them
+        assert loads == [52, 52]  # at the start (nothing published), then once for all of them
         await publish_due(storage, k=2, now=dt.datetime(2025, 5, 8, tzinfo=dt.UTC).timestamp())
         second = json.loads(await (await client.get("/v1/integrations/bambu")).text())
         assert second["weeks"] == ["2025-W17", "2025-W18"]
         assert second["installations"] == [2, 2]
-        assert loads == [52, 52]
+        assert loads == [52, 52, 52]
     finally:
         await client.close()
 
@@ -178,3 +178,70 @@ def test_weeks_published_before_revision_2_are_gaps() -> None:
     assert document["job_outcomes"] == []
     assert document["errors"]["rows"] == []
     assert "Printer type unknown" in render_integration(document)
+
+
+def test_new_means_no_earlier_version_published_it() -> None:
+    """A type withheld for the previous version but published for an older one is not new; the
+    folded rest of the types comes last and is never marked."""
+
+    def cell(total: int, **extra: Any) -> dict[str, Any]:
+        return {"total": total, "installations": 10} | extra
+
+    week = {
+        "week": "2025-W02",
+        "k_anonymity": 5,
+        "integrations": {
+            "bambu": cell(30, types={}, versions={v: cell(10) for v in ("2.0.0", "1.1.0", "1.0.0")})
+        },
+        "errors": {
+            "bambu": cell(
+                70,
+                types={},
+                versions={
+                    "2.0.0": cell(
+                        60, types={"TimeoutError": cell(5), "AuthError": cell(5), "other": cell(50)}
+                    ),
+                    "1.1.0": cell(5, types={}),
+                    "1.0.0": cell(8, types={"TimeoutError": cell(5), "other": cell(3)}),
+                },
+            )
+        },
+    }
+    document = Insights((1, "2025-W02"), [week]).integration("bambu")
+    assert document is not None
+    rows = [(row["error_type"], row["mark"]) for row in document["errors"]["rows"]]
+    assert rows == [("AuthError", "new"), ("TimeoutError", None), ("other", None)]
+    assert document["errors"]["rows"][-1]["per_100"] == {"2.0.0": 500.0, "1.1.0": None, "1.0.0": 30.0}
+
+
+async def test_the_insights_are_computed_at_startup(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before the first request; a database that does not answer then is only a warning."""
+    loads: list[int] = []
+    original = storage.published_stats
+
+    async def counted(limit: int) -> list[tuple[str, str]]:
+        loads.append(limit)
+        return await original(limit)
+
+    monkeypatch.setattr(storage, "published_stats", counted)
+    client = await open_client(
+        create_app(storage, Settings(k_anonymity=2, purge_interval=0, publish_interval=0))
+    )
+    await client.close()
+    assert loads == [52]
+
+    async def broken() -> None:
+        raise OSError("database unavailable")
+
+    monkeypatch.setattr(storage, "publication_state", broken)
+    client = await open_client(
+        create_app(storage, Settings(k_anonymity=2, purge_interval=0, publish_interval=0))
+    )
+    try:
+        assert (await client.get("/healthz")).status == 200
+        assert "Insights: the published weeks could not be read" in caplog.text
+        assert (await client.get("/v1/integrations")).status == 500
+    finally:
+        await client.close()

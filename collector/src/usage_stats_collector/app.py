@@ -301,6 +301,14 @@ async def _purge_periodically(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def _warm_insights(app: web.Application) -> None:
+    """Compute the insights ahead of requests: at startup, and after a publication run wrote weeks."""
+    try:
+        await app[INSIGHTS_KEY].get(app[STORAGE_KEY])
+    except Exception:
+        _LOGGER.warning("Insights: the published weeks could not be read", exc_info=True)
+
+
 async def _publish_periodically(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS_KEY]
     storage = app[STORAGE_KEY]
@@ -316,6 +324,7 @@ async def _publish_periodically(app: web.Application) -> AsyncIterator[None]:
                 )
                 if weeks:
                     _LOGGER.info("Published weeks %s", ", ".join(weeks))
+                    await _warm_insights(app)
             except Exception:  # pragma: no cover - logged and retried next time
                 _LOGGER.exception("Publication failed")
             await asyncio.sleep(settings.publish_interval)
@@ -334,6 +343,7 @@ def create_app(storage: Storage, settings: Settings | None = None) -> web.Applic
     app[STORAGE_KEY] = storage
     app[SETTINGS_KEY] = settings or Settings()
     app[INSIGHTS_KEY] = InsightCache()
+    app.on_startup.append(_warm_insights)
     if app[SETTINGS_KEY].purge_interval > 0:
         app.cleanup_ctx.append(_purge_periodically)
     if app[SETTINGS_KEY].publish_interval > 0:

@@ -151,8 +151,9 @@ def _errors(weeks: Sequence[Week], domain: str, cells: Sequence[Mapping[str, Any
     """Errors per 100 installations by error type and version of the integration, newest first.
 
     The base of a version is the sum of its published installations over the weeks; its errors
-    are counted in the same weeks. A type is marked ``new`` when the newest version has it and the
-    previous one has none published, ``grew`` when its rate more than doubled.
+    are counted in the same weeks. A type is marked ``new`` when the newest version has it and no
+    earlier version has it published, ``grew`` when its rate more than doubled from the previous
+    version (both published). The folded rest of the types, ``other``, comes last, never marked.
     """
     installations: dict[str, int] = {}
     errors: dict[str, dict[str, int]] = {}
@@ -166,7 +167,8 @@ def _errors(weeks: Sequence[Week], domain: str, cells: Sequence[Mapping[str, Any
                 counts = errors.setdefault(version, {})
                 for error_type, type_cell in error_cell.get("types", {}).items():
                     counts[error_type] = counts.get(error_type, 0) + int(type_cell["total"])
-    versions = sorted(installations, key=version_key, reverse=True)[:MAX_ERROR_VERSIONS]
+    every = sorted(installations, key=version_key, reverse=True)
+    versions = every[:MAX_ERROR_VERSIONS]
     newest, previous = [*versions, None, None][:2]
     types = sorted({error_type for version in versions for error_type in errors.get(version, {})})
     rows = []
@@ -175,15 +177,21 @@ def _errors(weeks: Sequence[Week], domain: str, cells: Sequence[Mapping[str, Any
         for version in versions:
             count = errors.get(version, {}).get(error_type)
             per_100[version] = None if count is None else round(100.0 * count / installations[version], 2)
-        mark = None
         now, before = per_100.get(newest or ""), per_100.get(previous or "")
-        if previous is not None and now is not None:
-            if before is None:
+        mark = None
+        if error_type != OTHER and previous is not None and now is not None:
+            if not any(error_type in errors.get(version, {}) for version in every[1:]):
                 mark = "new"
-            elif now > GROWTH * before:
+            elif before is not None and now > GROWTH * before:
                 mark = "grew"
         rows.append({"error_type": error_type, "per_100": per_100, "mark": mark})
-    rows.sort(key=lambda row: (-(row["per_100"].get(newest or "") or 0.0), row["error_type"]))
+    rows.sort(
+        key=lambda row: (
+            row["error_type"] == OTHER,
+            -(row["per_100"].get(newest or "") or 0.0),
+            row["error_type"],
+        )
+    )
     return {"newest": newest, "previous": previous, "versions": versions, "rows": rows}
 
 

@@ -112,7 +112,7 @@ def bars(
     values = [value or 0 for _, row in rows for value in row]
     sums = [sum(value or 0 for value in row) for _, row in rows]
     top = (max(sums, default=0) if stacked else max(values, default=0)) or 1
-    scale = (width - left - 70) / top
+    scale = (width - left - 110) / top  # room for the value after the longest bar
     parts = [_open(width, height, label)]
     for number, (name, row) in enumerate(rows):
         y = 5 + number * row_height
