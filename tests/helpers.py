@@ -42,21 +42,42 @@ def _validator(name: str) -> Draft202012Validator:
 REPORT_SCHEMA = _validator("report-v1.schema.json")
 
 
-def _revision_0() -> Draft202012Validator:
-    """The report schema as a receiver knowing only revision 0 has it.
+# What each minor revision of schema version 1 added: (object path, property).
+REVISION_ADDED: dict[int, tuple[tuple[tuple[str, ...], str], ...]] = {
+    1: (((), "schema_minor"), (("jobs",), "interrupted")),
+    2: (
+        (("printer_fleet",), "integrations"),
+        (("printer_fleet",), "models"),
+        (("printer_fleet",), "firmware"),
+        (("jobs",), "by_model"),
+    ),
+}
 
-    Revision 1 added `schema_minor` and `jobs.interrupted`; both objects refuse
-    unknown properties, so such a receiver rejects any report that carries them.
+
+def _receiver_of(revision: int) -> Draft202012Validator:
+    """The report schema as a receiver knowing only revisions 0 to `revision` has it.
+
+    Each revision added optional properties to objects that refuse unknown ones,
+    so such a receiver rejects any report that carries a later revision's field.
     """
     schema = json.loads((SCHEMAS / "report-v1.schema.json").read_text("utf-8"))
-    del schema["properties"]["schema_minor"]
-    del schema["properties"]["jobs"]["properties"]["interrupted"]
+    for later, added in REVISION_ADDED.items():
+        if later <= revision:
+            continue
+        for path, name in added:
+            node = schema
+            for key in path:
+                node = node["properties"][key]
+            node["properties"].pop(name, None)
+    if "schema_minor" in schema["properties"]:
+        schema["properties"]["schema_minor"]["maximum"] = revision
     return Draft202012Validator(
         schema, format_checker=Draft202012Validator.FORMAT_CHECKER
     )
 
 
-REPORT_SCHEMA_REVISION_0 = _revision_0()
+REPORT_SCHEMA_REVISION_0 = _receiver_of(0)
+REPORT_SCHEMA_REVISION_1 = _receiver_of(1)
 DELETION_SCHEMA = _validator("deletion-v1.schema.json")
 
 
@@ -70,6 +91,13 @@ def assert_valid_revision_0_report(body: dict[str, Any]) -> None:
     """Fail unless a receiver that knows only schema revision 0 accepts the body."""
     assert_valid_report(body)
     errors = [error.message for error in REPORT_SCHEMA_REVISION_0.iter_errors(body)]
+    assert not errors, errors
+
+
+def assert_valid_revision_1_report(body: dict[str, Any]) -> None:
+    """Fail unless a receiver that knows only schema revisions 0 and 1 accepts it."""
+    assert_valid_report(body)
+    errors = [error.message for error in REPORT_SCHEMA_REVISION_1.iter_errors(body)]
     assert not errors, errors
 
 

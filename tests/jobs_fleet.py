@@ -11,12 +11,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from freezegun.api import FrozenDateTimeFactory
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    MockModule,
+    mock_integration,
+)
 
 from custom_components.usage_stats.catalogue import JOB_OUTCOMES
 from custom_components.usage_stats.printers import KNOWN_PRINTER_INTEGRATIONS
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.loader import async_get_integration
 
 from .helpers import settle
 
@@ -93,6 +98,64 @@ KINDS = {
         Kind("flashforge", {"unique_id": f"{UUID}_status"}, None),
     )
 }
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What an integration writes into its printer's device entry, and its version."""
+
+    model: str | None
+    sw_version: str | None
+    # A custom integration's manifest version; None: a core integration.
+    version: str | None = None
+    hw_version: str | None = None
+
+
+# As each integration fills in its printer's device (README: Printer models and
+# firmware): where model and software version come from the printer itself, values
+# as the printer reports them; OctoPrint and PrusaLink set none, Moonraker a
+# constant. OctoPrint here has a model anyway, as its printer profile's model (typed
+# by a person) would read, to show that it is never taken.
+DEVICE_INFO = {
+    "octoprint": DeviceInfo("Prusa i3 MK3S", "1.11.8"),
+    "prusalink": DeviceInfo(None, None),
+    "dremel_3d_printer": DeviceInfo("3D45", "v3.0_R02.12.10"),
+    "bambu_lab": DeviceInfo("X1C", "01.08.02.00", "2.1.9"),
+    "moonraker": DeviceInfo("moonraker", None, "1.13.3"),
+    "ha_creality_ws": DeviceInfo("K1C", "V1.3.3.46", "0.9.4"),
+    "elegoo_printer": DeviceInfo("Centauri Carbon", "V1.1.29", "2.3.0"),
+    # hw_version: Anycubic's made-up printer id, FlashForge's MAC address.
+    "anycubic_cloud": DeviceInfo("Anycubic Kobra 3", "2.4.1.6", "0.2.3", "42311"),
+    "flashforge": DeviceInfo(
+        "Adventurer 5M Pro", "v2.7.5", "1.1.0", "88:a9:a7:00:11:22"
+    ),
+}
+
+
+async def describe_fleet(
+    hass: HomeAssistant, device_registry: dr.DeviceRegistry, fleet: Fleet
+) -> None:
+    """Give the fleet's devices their DEVICE_INFO, and load each integration.
+
+    Loaded as Home Assistant loads the integrations of its config entries before
+    setting them up: a core one from Home Assistant itself, a custom one (not
+    installed here) from its manifest.
+    """
+    for domain, info in DEVICE_INFO.items():
+        device_registry.async_update_device(
+            fleet.device[domain],
+            model=info.model,
+            sw_version=info.sw_version,
+            hw_version=info.hw_version,
+        )
+        if info.version is None:
+            await async_get_integration(hass, domain)
+        else:
+            mock_integration(
+                hass,
+                MockModule(domain, partial_manifest={"version": info.version}),
+                built_in=False,
+            )
 
 
 @dataclass

@@ -20,7 +20,12 @@ from custom_components.usage_stats.report import (
     serialize,
 )
 
-from .helpers import assert_valid_report, parse_otlp
+from .helpers import (
+    assert_valid_report,
+    assert_valid_revision_0_report,
+    assert_valid_revision_1_report,
+    parse_otlp,
+)
 
 SUBMISSION_ID = "3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
 INSTALLATION_ID = "9b2f6c1e-7d4a-4e3b-a1c2-d3e4f5a6b7c8"
@@ -38,8 +43,14 @@ DAYS: dict[str, Any] = {
     "2026-11-02": {
         "printers": {"": 2},
         "printers_by_type": {"prusa": 1, "bambu": 1},
+        "printer_integrations": {
+            "prusalink/prusa/2026.11.0": 1,
+            "bambu_lab/bambu/2.1.9": 1,
+        },
+        "printer_models": {"bambu/x1c/1.8": 1},
         "features": {"bambu.light/on": 1, "bambu.light/off": 0},
         "jobs": {"started/prusa": 3, "completed/prusa": 2, "failed/bambu": 1},
+        "jobs_by_model": {"failed/bambu/x1c": 1},
         "job_duration": {"1h_2h": 2},
         "events": {"ha_start": 1, "filament_change": 1},
         "event_metadata": {"filament_change/material/petg": 1},
@@ -48,12 +59,20 @@ DAYS: dict[str, Any] = {
     "2026-11-05": {
         "printers": {"": 3},
         "printers_by_type": {"prusa": 2, "bambu": 1},
+        # A day's printer snapshot: an updated integration, a printer's new firmware.
+        "printer_integrations": {
+            "prusalink/prusa/2026.11.0": 2,
+            "bambu_lab/bambu/2.2.0": 1,
+        },
+        "printer_models": {"bambu/x1c/1.9": 1},
         "features": {"bambu.light/on": 0, "bambu.light/off": 1},
         "jobs": {"started/prusa": 1, "other": 7},
+        # Folded by the daily label cap: the outcome is kept, the model is not.
+        "jobs_by_model": {"completed/other/other": 2},
         "events": {"ha_start": 2},
         "errors": {"octoprint/TimeoutError": 1, "other": 4},
     },
-    "2026-11-07": {"events": {"printer_offline": 1}},
+    "2026-11-07": {"events": {"printer_offline": 1}},  # No fleet snapshot that day.
     "2026-11-09": {"events": {"ha_start": 100}},  # After the period.
 }
 
@@ -76,13 +95,25 @@ def test_report_sections() -> None:
     report = _report(json.loads(json.dumps(DAYS)))
     assert_valid_report(report)
     assert report["period"] == {"start": "2026-11-02", "end": "2026-11-08", "days": 7}
-    assert (report["schema_version"], report["schema_minor"]) == (1, 1)
+    # The current report version (3) is schema minor revision 2.
+    assert (report["schema_version"], report["schema_minor"]) == (1, 2)
     assert report["submission_id"] == SUBMISSION_ID
     assert report["installation"] == INSTALLATION
-    # The fleet of the last day that has it.
-    assert report["printer_fleet"] == {"printers": 3, "types": {"prusa": 2, "bambu": 1}}
+    # The fleet of the last day that has it: its integrations' versions and its
+    # printers' models and firmware too.
+    assert report["printer_fleet"] == {
+        "printers": 3,
+        "types": {"prusa": 2, "bambu": 1},
+        "integrations": {
+            "prusalink": {"type": "prusa", "version": "2026.11.0", "printers": 2},
+            "bambu_lab": {"type": "bambu", "version": "2.2.0", "printers": 1},
+        },
+        "models": {"bambu": {"x1c": 1}},
+        "firmware": {"bambu": {"1.9": 1}},
+    }
     assert report["features"] == {"bambu.light": {"on": 1, "off": 1}}
-    # A job folded into a bare `other` has lost its outcome: it is left out.
+    # A job folded into a bare `other` has lost its outcome: it is left out. A job
+    # per model whose model was folded keeps its outcome under `other`.
     assert report["jobs"] == {
         "started": {"prusa": 4},
         "completed": {"prusa": 2},
@@ -90,6 +121,7 @@ def test_report_sections() -> None:
         "cancelled": {},
         "interrupted": {},
         "duration": {"1h_2h": 2},
+        "by_model": {"bambu.x1c": {"failed": 1}, "other": {"completed": 2}},
     }
     assert report["events"] == {
         "ha_start": 3,
@@ -108,8 +140,15 @@ def test_empty_period() -> None:
     """A period without counters is still a complete, valid report."""
     report = _report({}, Period(date(2026, 11, 2), date(2026, 11, 2)))
     assert_valid_report(report)
-    assert report["printer_fleet"] == {"printers": 0, "types": {}}
+    assert report["printer_fleet"] == {
+        "printers": 0,
+        "types": {},
+        "integrations": {},
+        "models": {},
+        "firmware": {},
+    }
     assert report["jobs"]["duration"] == {}
+    assert report["jobs"]["by_model"] == {}
     assert report["events"] == {}
 
 
@@ -217,7 +256,7 @@ def test_otlp_mapping() -> None:
         "service.version": "0.1.0",
         "service.instance.id": INSTALLATION_ID,
         "usage_stats.schema_version": 1,
-        "usage_stats.schema_minor": 1,
+        "usage_stats.schema_minor": 2,
         "usage_stats.submission_id": SUBMISSION_ID,
         "usage_stats.period.start": "2026-11-02",
         "usage_stats.period.end": "2026-11-08",
@@ -233,9 +272,13 @@ def test_otlp_mapping() -> None:
     assert list(metrics) == [
         "usage_stats.printers",
         "usage_stats.printers.by_type",
+        "usage_stats.printers.by_integration",
+        "usage_stats.printers.by_model",
+        "usage_stats.printers.by_firmware",
         "usage_stats.features",
         "usage_stats.jobs",
         "usage_stats.jobs.duration",
+        "usage_stats.jobs.by_model",
         "usage_stats.events",
         "usage_stats.errors",
     ]
@@ -275,6 +318,22 @@ def test_otlp_mapping() -> None:
         ]
         == 3
     )
+    # Schema minor revision 2 (report version 3).
+    assert values("usage_stats.printers.by_integration") == {
+        (("integration", "prusalink"), ("type", "prusa"), ("version", "2026.11.0")): 2,
+        (("integration", "bambu_lab"), ("type", "bambu"), ("version", "2.2.0")): 1,
+    }
+    assert values("usage_stats.printers.by_model") == {
+        (("type", "bambu"), ("model", "x1c")): 1
+    }
+    assert values("usage_stats.printers.by_firmware") == {
+        (("type", "bambu"), ("firmware", "1.9")): 1
+    }
+    # The folded key `other` has both its printer type and its model `other`.
+    assert values("usage_stats.jobs.by_model") == {
+        (("outcome", "failed"), ("type", "bambu"), ("model", "x1c")): 1,
+        (("outcome", "completed"), ("type", "other"), ("model", "other")): 2,
+    }
 
 
 def test_otlp_without_country() -> None:
@@ -301,9 +360,110 @@ def test_revision_0_report_stays_valid() -> None:
     report = _report(json.loads(json.dumps(DAYS)))
     del report["schema_minor"]
     del report["jobs"]["interrupted"]
-    assert_valid_report(report)
+    del report["jobs"]["by_model"]
+    for key in ("integrations", "models", "firmware"):
+        del report["printer_fleet"][key]
+    assert_valid_revision_0_report(report)
     resource = parse_otlp(to_otlp(report)).resource_metrics[0].resource
     assert "usage_stats.schema_minor" not in {a.key for a in resource.attributes}
-    report["schema_minor"] = 2
+    report["schema_minor"] = 3
     with pytest.raises(AssertionError):
         assert_valid_report(report)
+
+
+@pytest.mark.parametrize(
+    ("version", "minor"), [(1, None), (2, 1), (3, 2)], ids=["v1", "v2", "v3"]
+)
+def test_each_report_version_is_its_schema_revision(
+    version: int, minor: int | None
+) -> None:
+    """A report of an accepted version holds that version's fields, in its revision.
+
+    Version 1: revision 0, no `interrupted`; version 2: revision 1 with
+    `interrupted`; version 3: revision 2 with the integrations, models, firmware
+    and jobs per model. A receiver that knows only the revision of the report
+    accepts it, and one that knows an older revision refuses a newer report.
+    """
+    counters = DailyCounters(json.loads(json.dumps(DAYS)))
+    report = build_report(
+        period_days(counters, WEEK, None),
+        WEEK,
+        submission_id=SUBMISSION_ID,
+        installation_id=INSTALLATION_ID,
+        installation=INSTALLATION,
+        version=version,
+    )
+    assert report.get("schema_minor") == minor
+    assert ("interrupted" in report["jobs"]) is (version >= 2)
+    details = {"integrations", "models", "firmware"} & report["printer_fleet"].keys()
+    assert bool(details) is (version >= 3)
+    assert ("by_model" in report["jobs"]) is (version >= 3)
+    assert_valid_report(report)
+    receivers = {
+        0: assert_valid_revision_0_report,
+        1: assert_valid_revision_1_report,
+        2: assert_valid_report,
+    }
+    receivers[minor or 0](report)
+    for older in range(minor or 0):
+        with pytest.raises(AssertionError):
+            receivers[older](report)
+    # The OTLP form has the revision's metrics only.
+    resource = parse_otlp(to_otlp(report)).resource_metrics[0]
+    names = {metric.name for metric in resource.scope_metrics[0].metrics}
+    revision_2 = {
+        "usage_stats.printers.by_integration",
+        "usage_stats.printers.by_model",
+        "usage_stats.printers.by_firmware",
+        "usage_stats.jobs.by_model",
+    }
+    assert (revision_2 <= names) is (version >= 3)
+    assert not (revision_2 & names) or version >= 3
+
+
+def test_many_models_fold_within_10_kb() -> None:
+    """Many printer models, firmware versions and integrations stay within 10 KB.
+
+    A week of a big fleet: every day's snapshot holds 50 models of long names, each
+    on its own firmware, and 50 integrations; every day counts jobs of 50 other
+    models. The body folds the long tails into `other`: valid, at most 10 KB, and
+    the jobs per model still add up to the jobs counted.
+    """
+    days: dict[str, Any] = {}
+    for day in range(7):
+        models = [f"model_with_a_long_name_{day}{i:02}_x" for i in range(50)]
+        days[f"2026-11-0{day + 2}"] = {
+            "printers": {"": 50},
+            "printers_by_type": {"bambu_lab": 50},
+            "printer_integrations": {
+                f"integration_number_{i:02}/bambu_lab/2026.{i}.{day}+build{i:04}": 1
+                for i in range(50)
+            },
+            "printer_models": {
+                f"bambu_lab/{model}/{i}.{day}": 1 for i, model in enumerate(models)
+            },
+            "jobs": {"started/bambu_lab": 100, "completed/bambu_lab": 50},
+            "jobs_by_model": {
+                f"{outcome}/bambu_lab/{model}": count
+                for model in models
+                for outcome, count in (("started", 2), ("completed", 1))
+            },
+        }
+    report = _report(days)
+    assert_valid_report(report)
+    assert len(serialize(report)) <= MAX_REPORT_BYTES
+    fleet, jobs = report["printer_fleet"], report["jobs"]
+    # Folded: fewer keys than stored, and the tail summed into `other`.
+    assert len(fleet["models"]["bambu_lab"]) < 50
+    assert "other" in fleet["models"]["bambu_lab"]
+    assert sum(fleet["models"]["bambu_lab"].values()) == 50
+    assert sum(fleet["firmware"]["bambu_lab"].values()) == 50
+    assert "other" in jobs["by_model"]
+    for outcome, total_jobs in (("started", 700), ("completed", 350)):
+        assert sum(o.get(outcome, 0) for o in jobs["by_model"].values()) == total_jobs
+        assert sum(jobs[outcome].values()) == total_jobs
+    # An integration is kept with its type and version, or left out whole.
+    assert 0 < len(fleet["integrations"]) < 50
+    for entry in fleet["integrations"].values():
+        assert entry["type"] == "bambu_lab"
+        assert entry["printers"] == 1

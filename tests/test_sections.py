@@ -94,6 +94,7 @@ async def test_left_out_sections_are_not_in_otlp(
     assert names == [
         "usage_stats.jobs",
         "usage_stats.jobs.duration",
+        "usage_stats.jobs.by_model",
         "usage_stats.errors",
     ]
     assert request.json() == preview

@@ -170,11 +170,17 @@ async def test_preview_before_sharing_includes_today(
     assert_valid_report(payload)
     assert payload["period"] == {"start": "2026-11-18", "end": "2026-11-24", "days": 7}
     assert preview["partial_day"] == "2026-11-24"
+    # The Bambu Lab printer's model is read from the printer (PrusaLink reads none);
+    # the printer integrations are not loaded here, so they have no version.
     assert payload["printer_fleet"] == {
         "printers": 3,
         "types": {"prusa": 2, "bambu_lab": 1},
+        "integrations": {},
+        "models": {"bambu_lab": {"x1c": 1}},
+        "firmware": {},
     }
     assert payload["jobs"]["completed"] == {"prusa": 1}
+    assert payload["jobs"]["by_model"] == {}
 
 
 async def test_submit_hourly_limit(

@@ -160,7 +160,7 @@ async def test_overview_and_days(
         "levels": ["disabled", "local", "share"],
         "report_version": {
             "accepted": None,
-            "current": 2,
+            "current": 3,
             "declined": None,
             "added": [],
         },

@@ -28,13 +28,32 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 
 from .helpers import Receiver, record_week, share_with
-from .test_report_version import JOBS_V1, JOBS_V2, _record_jobs, _set_up
+from .test_report_version import JOBS_V1, JOBS_V3, _record_jobs, _set_up
 from .test_websocket_api import _action, _result, _ws
 from .test_websocket_api_share import _client
 
 ALL = [section.value for section in Section]
-ADDED_IN_2 = [
-    {"metric": "jobs", "section": "jobs", "label": "outcome", "values": ["interrupted"]}
+# What version 3 adds to an accepted version 1: what versions 2 and 3 added.
+ADDED_SINCE_1 = [
+    {
+        "metric": "printer_integrations",
+        "section": "printer_fleet",
+        "label": None,
+        "values": [],
+    },
+    {
+        "metric": "printer_models",
+        "section": "printer_fleet",
+        "label": None,
+        "values": [],
+    },
+    {
+        "metric": "jobs",
+        "section": "jobs",
+        "label": "outcome",
+        "values": ["interrupted"],
+    },
+    {"metric": "jobs_by_model", "section": "jobs", "label": None, "values": []},
 ]
 
 
@@ -48,7 +67,7 @@ def options(receiver: Receiver) -> dict[str, Any]:
     ("command", "data"),
     [
         ("set_sections", {"sections": ["jobs"]}),
-        ("accept_report_version", {"version": 2}),
+        ("accept_report_version", {"version": 3}),
     ],
 )
 async def test_admin_only(
@@ -79,7 +98,7 @@ async def test_overview_shows_and_accepts_the_newer_report_version(
     hass_admin_user: MockUser,
     issue_registry: ir.IssueRegistry,
 ) -> None:
-    """Version 1 accepted: the overview says what 2 adds; accepting is the repair's."""
+    """Version 1 accepted: the overview says what 3 adds; accepting is the repair's."""
     coordinator = await _set_up(hass, mock_config_entry, hass_storage, freezer)
     _record_jobs(coordinator)
     freezer.move_to("2026-11-04T12:00:00+00:00")
@@ -89,13 +108,13 @@ async def test_overview_shows_and_accepts_the_newer_report_version(
         "accepted": 1,
         "current": report_version(),
         "declined": None,
-        "added": ADDED_IN_2,
+        "added": ADDED_SINCE_1,
     }
     assert overview["submission"]["issues"] == [ISSUE_REPORT_VERSION]
     assert (await _result(client, "preview"))["payload"]["jobs"] == JOBS_V1
 
     # Only the current version, newer than the accepted one, can be accepted.
-    for version in (1, 3):
+    for version in (1, 2, 4):
         msg = await _ws(client, "accept_report_version", version=version)
         assert msg["error"]["translation_key"] == "invalid_report_version"
         assert msg["error"]["message"].startswith(f"Report version {version} cannot")
@@ -104,17 +123,17 @@ async def test_overview_shows_and_accepts_the_newer_report_version(
         assert msg["error"]["code"] == "invalid_format"
     assert coordinator.consent.report_version == 1
 
-    assert await _result(client, "accept_report_version", version=2) == {"accepted": 2}
-    assert coordinator.consent.report_version == 2
-    assert hass_storage[STORAGE_KEY]["data"]["consent"]["report_version"] == 2
+    assert await _result(client, "accept_report_version", version=3) == {"accepted": 3}
+    assert coordinator.consent.report_version == 3
+    assert hass_storage[STORAGE_KEY]["data"]["consent"]["report_version"] == 3
     assert issue_registry.async_get_issue(DOMAIN, ISSUE_REPORT_VERSION) is None
     overview = await _result(client, "overview")
-    assert overview["report_version"]["accepted"] == 2
+    assert overview["report_version"]["accepted"] == 3
     assert overview["report_version"]["added"] == []
     assert overview["submission"]["issues"] == []
-    assert (await _result(client, "preview"))["payload"]["jobs"] == JOBS_V2
+    assert (await _result(client, "preview"))["payload"]["jobs"] == JOBS_V3
     # Accepted: nothing newer to accept.
-    msg = await _ws(client, "accept_report_version", version=2)
+    msg = await _ws(client, "accept_report_version", version=3)
     assert msg["error"]["translation_key"] == "invalid_report_version"
 
 

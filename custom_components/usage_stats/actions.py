@@ -12,6 +12,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.util.file import write_utf8_file
 
 from .catalogue import Section, metrics_added, report_version
+from .comparison import compare
 from .consent import shared_sections
 from .const import CONF_CONSENT, CONF_ENDPOINT, CONF_SECTIONS, DOMAIN, ConsentLevel
 from .coordinator import UsageStatsConfigEntry, UsageStatsCoordinator
@@ -245,3 +246,16 @@ def history(hass: HomeAssistant) -> dict[str, Any]:
     Accepted reports still in the archive carry the body exactly as it was sent.
     """
     return {"history": loaded_coordinator(hass).submission.history()}
+
+
+async def async_comparison(hass: HomeAssistant) -> dict[str, Any]:
+    """Return this installation's printers beside the published statistics.
+
+    Below `share` nothing is fetched: the local numbers only, with `not_shared`.
+    """
+    coordinator = loaded_coordinator(hass)
+    endpoint = coordinator.config_entry.options.get(CONF_ENDPOINT)
+    if coordinator.level is not ConsentLevel.SHARE or not endpoint:
+        return compare(coordinator.counters, None) | {"status": "not_shared"}
+    published = await coordinator.published.async_get(endpoint)
+    return compare(coordinator.counters, published)

@@ -14,10 +14,18 @@ from functools import lru_cache
 from typing import Final
 
 from .const import ConsentLevel
-from .privacy import label_error, safe_class_name
+from .privacy import (
+    firmware_error,
+    label_error,
+    model_error,
+    safe_class_name,
+    version_error,
+)
 
 LABEL_SEPARATOR: Final = "/"
 OTHER: Final = "other"
+# A printer's model or firmware that its integration does not read from the printer.
+UNKNOWN: Final = "unknown"
 # The longest key a report may carry (the wire contract's identifier).
 MAX_KEY_LENGTH: Final = 64
 CUSTOM_EVENT_PREFIX: Final = "custom_"
@@ -68,6 +76,11 @@ class LabelKind(StrEnum):
     CLASS_NAME = "exception class name"
     FEATURE = "`<integration>.<key>` of two identifiers"
     EVENT = "a built-in or declared event type, or `custom_<identifier>`"
+    VERSION = "a version of an integration's manifest (or Home Assistant's)"
+    MODEL = (
+        "a printer model as the printer reports it, as a short identifier, or `unknown`"
+    )
+    FIRMWARE = "a firmware version as the printer reports it, reduced to `major.minor`, or `unknown`"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +116,12 @@ class Label:
                     or value in EVENT_TYPES
                     or value.startswith(CUSTOM_EVENT_PREFIX)
                 )
+            case LabelKind.VERSION:
+                return version_error(value) is None
+            case LabelKind.MODEL:
+                return value == UNKNOWN or model_error(value) is None
+            case LabelKind.FIRMWARE:
+                return value == UNKNOWN or firmware_error(value) is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +192,7 @@ class EventType:
 
 
 PRINTER_TYPE = Label("printer_type", LabelKind.IDENTIFIER)
+MODEL = Label("model", LabelKind.MODEL)
 JOB_OUTCOMES: Final = ("started", "completed", "failed", "cancelled", "interrupted")
 JOB_OUTCOME = Label(
     "outcome",
@@ -195,6 +215,31 @@ PRINTERS_BY_TYPE = Metric(
     "Number of printers of each printer type, per day.",
     (PRINTER_TYPE,),
 )
+PRINTER_INTEGRATIONS = Metric(
+    "printer_integrations",
+    MetricKind.SNAPSHOT,
+    Section.PRINTER_FLEET,
+    "Number of printers of each configured printer integration, with its printer "
+    "type and the version of the integration that is loaded (for an integration "
+    "shipped with Home Assistant, the Home Assistant version), per day.",
+    (
+        Label("integration", LabelKind.IDENTIFIER),
+        PRINTER_TYPE,
+        Label("version", LabelKind.VERSION),
+    ),
+    since=3,
+)
+PRINTER_MODELS = Metric(
+    "printer_models",
+    MetricKind.SNAPSHOT,
+    Section.PRINTER_FLEET,
+    "Number of printers of each model and firmware version, per printer type and "
+    "day: only what the printer integration reads from the printer itself (the "
+    "README's *Printer models and firmware* says which integrations do), never a "
+    "name or a value a person typed; `unknown` where the integration does not.",
+    (PRINTER_TYPE, MODEL, Label("firmware", LabelKind.FIRMWARE)),
+    since=3,
+)
 FEATURES = Metric(
     "features",
     MetricKind.SNAPSHOT,
@@ -213,6 +258,15 @@ JOBS = Metric(
     "of completed, failed, cancelled or interrupted (its end could not be seen), so "
     "started = the outcomes + the jobs still running.",
     (JOB_OUTCOME, PRINTER_TYPE),
+)
+JOBS_BY_MODEL = Metric(
+    "jobs_by_model",
+    MetricKind.LABELLED_COUNTER,
+    Section.JOBS,
+    "Print jobs by outcome, per printer type and model, for printers whose model "
+    "is known (see `printer_models`).",
+    (JOB_OUTCOME, PRINTER_TYPE, MODEL),
+    since=3,
 )
 JOB_DURATION = Metric(
     "job_duration",
@@ -259,8 +313,11 @@ METRICS: Final[Mapping[str, Metric]] = {
     for metric in (
         PRINTERS,
         PRINTERS_BY_TYPE,
+        PRINTER_INTEGRATIONS,
+        PRINTER_MODELS,
         FEATURES,
         JOBS,
+        JOBS_BY_MODEL,
         JOB_DURATION,
         EVENTS,
         EVENT_METADATA,
@@ -401,17 +458,24 @@ def number_bucket(value: float) -> str:
     raise AssertionError  # pragma: no cover - the last bucket has no upper bound
 
 
-def _value_cell(label: Label, value: str) -> str:
-    if (since := label.since.get(value)) is None:
+def _value_cell(metric: Metric, label: Label, value: str) -> str:
+    """Return a label value, with its report version when it came after its metric."""
+    if (since := label.since.get(value, metric.since)) <= metric.since:
         return f"`{value}`"
     return f"`{value}` (since report version {since})"
 
 
 def _since_cell(metric: Metric) -> str:
+    """Return a metric's report version, and those of values added after it.
+
+    A label shared with an older metric (the job outcome) may have values older
+    than this metric: they came with it.
+    """
     later = "".join(
         f"; `{label.name}` `{value}`: {since}"
         for label in metric.labels
         for value, since in label.since.items()
+        if since > metric.since
     )
     return f"{metric.since}{later}"
 
@@ -426,7 +490,7 @@ def markdown_table() -> str:
         labels = "<br>".join(
             f"`{label.name}`: {label.kind}"
             + (
-                f" ({', '.join(_value_cell(label, v) for v in label.values)})"
+                f" ({', '.join(_value_cell(metric, label, v) for v in label.values)})"
                 if label.values
                 else ""
             )

@@ -23,6 +23,7 @@ from .const import (
     ConsentLevel,
 )
 from .counters import DailyCounters
+from .published import PublishedStats
 from .store import (
     StoredData,
     UnsupportedStorageVersionError,
@@ -59,6 +60,7 @@ class UsageStatsCoordinator(DataUpdateCoordinator[None]):
         self.consent = ConsentRecord()
         self.counters = DailyCounters(self.stored["days"])
         self.submission = Submission(hass, self)
+        self.published = PublishedStats(hass)
         self._unsub_save: CALLBACK_TYPE | None = None
         self._unsub_listener_update: CALLBACK_TYPE | None = None
         # Only data that was loaded may be written back: a store we could not

@@ -6,10 +6,11 @@ who send their statistics to their own OpenTelemetry Collector or Grafana.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
+from .catalogue import JOB_OUTCOMES, OTHER
 from .const import DOMAIN
 
 # OTLP's AggregationTemporality, encoded as an integer as OTLP/HTTP JSON requires.
@@ -26,6 +27,52 @@ def _int(key: str, value: int) -> dict[str, Any]:
 
 def _nanos(day: date) -> str:
     return str(int(datetime.combine(day, time.min, UTC).timestamp()) * 1_000_000_000)
+
+
+def _model_key(key: str) -> tuple[str, str]:
+    """Return the printer type and model of a `jobs.by_model` key (`other`: both)."""
+    if key == OTHER:
+        return OTHER, OTHER
+    kind, _, model = key.partition(".")
+    return kind, model
+
+
+def _fleet_details(
+    fleet: Mapping[str, Any],
+    point: Callable[..., dict[str, Any]],
+    gauge: Callable[[str, list[dict[str, Any]]], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Return the printer gauges of revision 2: integrations, models, firmware."""
+    return [
+        gauge(
+            "usage_stats.printers.by_integration",
+            [
+                point(
+                    entry["printers"],
+                    integration=domain,
+                    type=entry["type"],
+                    version=entry["version"],
+                )
+                for domain, entry in fleet["integrations"].items()
+            ],
+        ),
+        gauge(
+            "usage_stats.printers.by_model",
+            [
+                point(n, type=kind, model=model)
+                for kind, models in fleet["models"].items()
+                for model, n in models.items()
+            ],
+        ),
+        gauge(
+            "usage_stats.printers.by_firmware",
+            [
+                point(n, type=kind, firmware=firmware)
+                for kind, versions in fleet["firmware"].items()
+                for firmware, n in versions.items()
+            ],
+        ),
+    ]
 
 
 def to_otlp(report: Mapping[str, Any]) -> dict[str, Any]:
@@ -87,6 +134,8 @@ def to_otlp(report: Mapping[str, Any]) -> dict[str, Any]:
                 [point(n, type=kind) for kind, n in fleet["types"].items()],
             ),
         ]
+        if "integrations" in fleet:  # Since revision 2 (report version 3).
+            metrics += _fleet_details(fleet, point, gauge)
     if (features := report.get("features")) is not None:
         metrics.append(
             total(
@@ -104,9 +153,8 @@ def to_otlp(report: Mapping[str, Any]) -> dict[str, Any]:
                 "usage_stats.jobs",
                 (
                     point(n, outcome=outcome, type=kind)
-                    for outcome, types in jobs.items()
-                    if outcome != "duration"
-                    for kind, n in types.items()
+                    for outcome in JOB_OUTCOMES
+                    for kind, n in jobs.get(outcome, {}).items()
                 ),
             ),
             total(
@@ -114,6 +162,18 @@ def to_otlp(report: Mapping[str, Any]) -> dict[str, Any]:
                 (point(n, bucket=bucket) for bucket, n in jobs["duration"].items()),
             ),
         ]
+        if (by_model := jobs.get("by_model")) is not None:
+            metrics.append(
+                total(
+                    "usage_stats.jobs.by_model",
+                    (
+                        point(n, outcome=outcome, type=kind, model=model)
+                        for key, outcomes in by_model.items()
+                        for kind, model in (_model_key(key),)
+                        for outcome, n in outcomes.items()
+                    ),
+                )
+            )
     if (events := report.get("events")) is not None:
         metrics.append(
             total(

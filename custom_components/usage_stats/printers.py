@@ -82,6 +82,11 @@ class PrinterIntegration:
     # Host states in which the host stopped with a fault (an emergency stop, an
     # error): a job running then has failed.
     host_fault_states: frozenset[str] = frozenset()
+    # The device's model and software version in the device registry are read from
+    # the printer itself (or its maker's cloud), never from configuration: only
+    # then are they recorded (README: Printer models and firmware).
+    model_from_printer: bool = False
+    firmware_from_printer: bool = False
 
     def is_status_entity(
         self, entity_domain: str, translation_key: str | None, unique_id: str
@@ -162,6 +167,8 @@ KNOWN_PRINTER_INTEGRATIONS: Final[Mapping[str, PrinterIntegration]] = {
                 paused=("pausing", "paused"), finished=("completed",), idle=("ready",),
             ),
             progress_translation_keys=frozenset({"progress"}),
+            model_from_printer=True,
+            firmware_from_printer=True,
         ),
         PrinterIntegration(
             "bambu_lab",
@@ -174,6 +181,8 @@ KNOWN_PRINTER_INTEGRATIONS: Final[Mapping[str, PrinterIntegration]] = {
             ),
             progress_translation_keys=frozenset({"print_progress"}),
             cancel_event=("bambu_lab_event", "event_print_canceled"),
+            model_from_printer=True,
+            firmware_from_printer=True,
         ),
         PrinterIntegration(
             "moonraker",
@@ -198,6 +207,8 @@ KNOWN_PRINTER_INTEGRATIONS: Final[Mapping[str, PrinterIntegration]] = {
                 idle=("idle",), offline=("off",),
             ),
             progress_translation_keys=frozenset({"print_progress"}),
+            model_from_printer=True,
+            firmware_from_printer=True,
         ),
         PrinterIntegration(
             "elegoo_printer",
@@ -211,6 +222,8 @@ KNOWN_PRINTER_INTEGRATIONS: Final[Mapping[str, PrinterIntegration]] = {
                 cancelled=("stopping", "stopped"), idle=("idle",),
             ),
             progress_translation_keys=frozenset({"print_progress"}),
+            model_from_printer=True,
+            firmware_from_printer=True,
         ),
         PrinterIntegration(
             "anycubic_cloud",
@@ -221,6 +234,8 @@ KNOWN_PRINTER_INTEGRATIONS: Final[Mapping[str, PrinterIntegration]] = {
                 paused=("paused",), finished=("finished",), failed=("failed",),
             ),
             progress_translation_keys=frozenset({"print_progress"}),
+            model_from_printer=True,
+            firmware_from_printer=True,
         ),
         PrinterIntegration(
             "flashforge",
@@ -231,6 +246,8 @@ KNOWN_PRINTER_INTEGRATIONS: Final[Mapping[str, PrinterIntegration]] = {
                 finished=("building_completed",), idle=("ready",),
             ),
             progress_unique_id_suffixes=("_progress",),
+            model_from_printer=True,
+            firmware_from_printer=True,
         ),
     )
 }  # fmt: skip

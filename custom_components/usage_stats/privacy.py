@@ -53,6 +53,75 @@ def label_error(value: object) -> str | None:
     return None
 
 
+# An integration's manifest version (or Home Assistant's): a version string its author
+# chose, never typed by the user; AwesomeVersion accepts these forms and more.
+VERSION_RE: Final = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+-]{0,31}")
+# A printer model as a label: like a label, but it may start with a digit (Dremel's 3D45).
+MODEL_RE: Final = re.compile(r"[a-z0-9][a-z0-9_]{0,31}")
+FIRMWARE_RE: Final = re.compile(r"[0-9]{1,4}\.[0-9]{1,4}")
+_NOT_MODEL_CHARACTERS: Final = re.compile(r"[^a-z0-9]+")
+_MAJOR_MINOR: Final = re.compile(r"(?<![0-9])([0-9]{1,4})\.([0-9]{1,4})")
+
+
+def version_error(value: object) -> str | None:
+    """Return why `value` is not an acceptable integration version, or None."""
+    if not isinstance(value, str):
+        return "not_text"
+    if not VERSION_RE.fullmatch(value):
+        return "not_version"
+    return None
+
+
+def model_error(value: object) -> str | None:
+    """Return why `value` is not an acceptable printer model label, or None."""
+    if not isinstance(value, str):
+        return "not_text"
+    if kind := pii_kind(value):
+        return kind
+    if not MODEL_RE.fullmatch(value):
+        return "not_identifier"
+    return None
+
+
+def firmware_error(value: object) -> str | None:
+    """Return why `value` is not an acceptable `major.minor` firmware label, or None."""
+    if not isinstance(value, str):
+        return "not_text"
+    if not FIRMWARE_RE.fullmatch(value):
+        return "not_firmware"
+    return None
+
+
+def model_label(model: str | None, *typed: str | None) -> str | None:
+    """Return a printer model as a label, or None when it is not one.
+
+    `typed` are the values a person may have typed for the device (its name, the
+    name they gave it): a model equal to one of them is refused, because it may be
+    a name rather than what the printer reports.
+    """
+    if not model or pii_kind(model.strip()):
+        # Checked as given too: made a label, a host name or an e-mail address
+        # would pass as plain words (`printer.local` -> `printer_local`).
+        return None
+    label = _NOT_MODEL_CHARACTERS.sub("_", model.lower()).strip("_")
+    names = {
+        _NOT_MODEL_CHARACTERS.sub("_", name.lower()).strip("_")
+        for name in typed
+        if name
+    }
+    if label in names or model_error(label) is not None:
+        return None
+    return label
+
+
+def firmware_label(version: str | None) -> str | None:
+    """Return `major.minor` of a firmware version (leading zeros dropped), or None."""
+    if not version or not (match := _MAJOR_MINOR.search(version)):
+        return None
+    label = f"{int(match[1])}.{int(match[2])}"
+    return label if firmware_error(label) is None else None
+
+
 def safe_class_name(value: str) -> str | None:
     """Return an exception class name if it is a plain identifier, else None."""
     if CLASS_NAME_RE.fullmatch(value) and not pii_kind(value):

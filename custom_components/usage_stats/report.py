@@ -25,11 +25,15 @@ from .catalogue import (
     JOB_OUTCOME,
     JOB_OUTCOMES,
     JOBS,
+    JOBS_BY_MODEL,
     LABEL_SEPARATOR,
     METRICS,
     OTHER,
+    PRINTER_INTEGRATIONS,
+    PRINTER_MODELS,
     PRINTERS,
     PRINTERS_BY_TYPE,
+    UNKNOWN,
     MetricKind,
     Section,
     report_version,
@@ -42,8 +46,9 @@ SCHEMA_VERSION: Final = 1
 # The minor revision of schema version 1 each report version needs: report version
 # 2 added the job outcome `interrupted`, so it sends `schema_minor: 1`. A report of
 # an accepted version 1 is a plain revision 0 report (no `schema_minor`), which a
-# receiver that knows only revision 0 accepts.
-SCHEMA_MINORS: Final = {2: 1}
+# receiver that knows only revision 0 accepts. Report version 3 added the printer
+# integrations, models and firmware and the jobs per model (revision 2).
+SCHEMA_MINORS: Final = {2: 1, 3: 2}
 MAX_KEYS: Final = 50
 # "At most 10 KB": kept under 10,000 bytes, which satisfies either reading of KB.
 MAX_REPORT_BYTES: Final = 10_000
@@ -179,6 +184,55 @@ class _Sections:
     duration: dict[str, int]
     events: dict[str, int]
     errors: dict[str, dict[str, int]]
+    # Report version 3 (None before): see `_Details`.
+    details: _Details | None = None
+
+
+@dataclass(slots=True)
+class _Details:
+    """Integrations with their type, version and printers; models, firmware, jobs."""
+
+    integrations: dict[str, dict[str, Any]]
+    models: dict[str, dict[str, int]]
+    firmware: dict[str, dict[str, int]]
+    by_model: dict[str, dict[str, int]]
+
+
+def _details(days: Days) -> _Details:
+    """Return what report version 3 added, from the last snapshot and the job sums."""
+    integrations: dict[str, dict[str, Any]] = {}
+    ranked = sorted(
+        _last_snapshot(days, PRINTER_INTEGRATIONS.name).items(),
+        key=lambda item: -item[1],
+    )
+    for key, value in ranked:
+        if (labels := _split(key, 3)) is None:
+            continue
+        domain, printer_type, version = labels
+        entry = integrations.setdefault(
+            domain, {"type": printer_type, "version": version, "printers": 0}
+        )
+        entry["printers"] += value
+    models: dict[str, dict[str, int]] = {}
+    firmware: dict[str, dict[str, int]] = {}
+    for key, value in _last_snapshot(days, PRINTER_MODELS.name).items():
+        if (labels := _split(key, 3)) is None:
+            continue
+        printer_type, model, version = labels
+        if model != UNKNOWN:
+            _add(models.setdefault(printer_type, {}), model, value)
+        if version != UNKNOWN:
+            _add(firmware.setdefault(printer_type, {}), version, value)
+    by_model: dict[str, dict[str, int]] = {}
+    for key, value in _sum(days, JOBS_BY_MODEL.name).items():
+        if (labels := _split(key, 3)) is None:
+            continue
+        outcome, printer_type, model = labels
+        # A key the daily label cap folded (`<outcome>/other/other`) is `other`.
+        name = OTHER if OTHER in (printer_type, model) else f"{printer_type}.{model}"
+        counts = by_model.setdefault(name, {})
+        counts[outcome] = counts.get(outcome, 0) + value
+    return _Details(integrations, models, firmware, by_model)
 
 
 def _last_snapshot(days: Days, metric_name: str) -> dict[str, int]:
@@ -255,7 +309,8 @@ def _sections(days: Days, version: int) -> _Sections:
             component = OTHER
         _add(errors.setdefault(component, {}), error_type, value)
 
-    return _Sections(printers, types, features, jobs, duration, events, errors)
+    details = _details(days) if PRINTER_INTEGRATIONS.since <= version else None
+    return _Sections(printers, types, features, jobs, duration, events, errors, details)
 
 
 def _fold[V](
@@ -295,6 +350,20 @@ def _counts(items: Mapping[str, int], limit: int) -> dict[str, int]:
     return {key: _cap(value) for key, value in folded.items()}
 
 
+def _first[V](values: Iterable[V]) -> V:
+    return next(iter(values))
+
+
+def _nested(maps: Mapping[str, Mapping[str, int]], limit: int) -> dict[str, Any]:
+    """Fold a map of counts per printer type: the types, then each one's counts."""
+    folded = _fold(maps, limit, lambda counts: sum(counts.values()), _merge_maps)
+    return {
+        printer_type: _counts(counts, limit)
+        for printer_type, counts in folded.items()
+        if printer_type != OTHER
+    }
+
+
 def _cap(value: int) -> int:
     return max(0, min(value, MAX_COUNT))
 
@@ -306,11 +375,35 @@ def _fold_sections(sections: _Sections, limit: int) -> dict[str, Any]:
     errors = _fold(
         sections.errors, limit, lambda types: sum(types.values()), _merge_maps
     )
+    fleet: dict[str, Any] = {
+        "printers": _cap(sections.printers),
+        "types": _counts(sections.types, limit),
+    }
+    jobs: dict[str, Any] = {
+        outcome: _counts(types, limit) for outcome, types in sections.jobs.items()
+    }
+    if (details := sections.details) is not None:
+        integrations = _fold(
+            details.integrations, limit, lambda entry: entry["printers"], _first
+        )
+        fleet["integrations"] = {
+            domain: entry | {"printers": _cap(entry["printers"])}
+            for domain, entry in integrations.items()
+            if domain != OTHER
+        }
+        fleet["models"] = _nested(details.models, limit)
+        fleet["firmware"] = _nested(details.firmware, limit)
+        jobs["by_model"] = {
+            key: {outcome: _cap(value) for outcome, value in outcomes.items()}
+            for key, outcomes in _fold(
+                details.by_model,
+                limit,
+                lambda outcomes: sum(outcomes.values()),
+                _merge_maps,
+            ).items()
+        }
     return {
-        "printer_fleet": {
-            "printers": _cap(sections.printers),
-            "types": _counts(sections.types, limit),
-        },
+        "printer_fleet": fleet,
         "features": {
             feature: {
                 "on": _cap(states.get("on", 0)),
@@ -318,13 +411,8 @@ def _fold_sections(sections: _Sections, limit: int) -> dict[str, Any]:
             }
             for feature, states in features.items()
         },
-        "jobs": {
-            **{
-                outcome: _counts(types, limit)
-                for outcome, types in sections.jobs.items()
-            },
-            "duration": {key: _cap(value) for key, value in sections.duration.items()},
-        },
+        "jobs": jobs
+        | {"duration": {key: _cap(value) for key, value in sections.duration.items()}},
         "events": _counts(sections.events, limit),
         "errors": {
             component: _counts(types, limit) for component, types in errors.items()

@@ -33,6 +33,7 @@ def async_setup_websocket_api(hass: HomeAssistant) -> None:
         ws_preview,
         ws_history,
         ws_export,
+        ws_comparison,
         ws_delete,
         ws_submit,
         ws_set_consent,
@@ -105,6 +106,18 @@ async def ws_export(
 ) -> None:
     """Return everything stored locally (the `export` action's answer)."""
     _send(connection, msg, await actions.async_export(hass, None))
+
+
+@websocket_command({vol.Required("type"): f"{PREFIX}comparison"})
+@require_admin
+@async_response
+async def ws_comparison(
+    hass: HomeAssistant,
+    connection: ActiveConnection,
+    msg: dict[str, Any],
+) -> None:
+    """Return the printers of this installation beside the published statistics."""
+    _send(connection, msg, await actions.async_comparison(hass))
 
 
 @websocket_command({vol.Required("type"): f"{PREFIX}delete"})

@@ -10,11 +10,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from homeassistant.const import Platform
+from homeassistant.const import Platform, __version__ as ha_version
 from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.event import async_track_state_change_event
+from homeassistant.loader import IntegrationNotLoaded, async_get_loaded_integration
 
 from ..const import CONF_FEATURE_ENTITIES, CONF_PRINTER_INTEGRATIONS, LOGGER
 from ..coordinator import UsageStatsCoordinator
@@ -24,6 +25,7 @@ from ..printers import (
     PrinterIntegration,
     printer_integration,
 )
+from ..privacy import firmware_label, model_label, version_error
 
 # Entities of printer devices whose on/off state is a feature flag.
 SWITCH_LIKE_DOMAINS = frozenset(
@@ -42,6 +44,10 @@ class Printer:
     progress_entity_id: str | None = None
     # The printer host's own state sensor (Klipper's klippy state), if it has one.
     host_entity_id: str | None = None
+    # Its model and `major.minor` firmware as labels, where the integration reads
+    # them from the printer itself; None otherwise.
+    model: str | None = None
+    firmware: str | None = None
 
 
 def feature_key(entity_id: str, entry: er.RegistryEntry | None) -> str:
@@ -61,6 +67,8 @@ class PrinterDirectory:
         self.hass = coordinator.hass
         self.printers: list[Printer] = []
         self.features: dict[str, str] = {}  # entity id -> feature key
+        # Integration domain -> the version loaded (Home Assistant's for core ones).
+        self.versions: dict[str, str] = {}
         self._subscribers: list[Callable[[], None]] = []
         self._debouncer = Debouncer(
             self.hass,
@@ -157,6 +165,7 @@ class PrinterDirectory:
                         status.entity_id if status else None,
                         progress,
                         host,
+                        *_model_and_firmware(integration, device),
                     )
                     features.update(
                         (entity.entity_id, feature_key(entity.entity_id, entity))
@@ -169,6 +178,44 @@ class PrinterDirectory:
             )
         self.printers = list(printers.values())
         self.features = features
+        self.versions = {
+            domain: version
+            for domain in {printer.integration.domain for printer in self.printers}
+            if (version := self._version(domain)) is not None
+        }
+
+    def _version(self, domain: str) -> str | None:
+        """Return the version of a loaded integration (Home Assistant's for core)."""
+        try:
+            integration = async_get_loaded_integration(self.hass, domain)
+        except IntegrationNotLoaded:
+            return None
+        if integration.is_built_in:
+            version = ha_version
+        elif integration.version is not None:
+            version = str(integration.version)
+        else:  # A custom integration without a version (Home Assistant refuses it).
+            return None
+        return version if version_error(version) is None else None
+
+
+def _model_and_firmware(
+    integration: PrinterIntegration, device: dr.DeviceEntry
+) -> tuple[str | None, str | None]:
+    """Return a printer's model and firmware labels, where they come from the printer.
+
+    A model equal to the name the person gave the device is refused: it may be a
+    name, not what the printer reports.
+    """
+    model = (
+        model_label(device.model, device.name_by_user)
+        if integration.model_from_printer
+        else None
+    )
+    firmware = (
+        firmware_label(device.sw_version) if integration.firmware_from_printer else None
+    )
+    return model, firmware
 
 
 def _is_printer(device: dr.DeviceEntry) -> bool:

@@ -1,4 +1,8 @@
-"""Printer fleet: how many printers, of which types. Never a name, model or serial."""
+"""Printer fleet: how many printers, of which types, integration versions and models.
+
+Never a name or serial; a model and firmware only where the integration reads them
+from the printer itself.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,13 @@ from collections import Counter
 
 from homeassistant.core import callback
 
-from ..catalogue import PRINTERS, PRINTERS_BY_TYPE
+from ..catalogue import (
+    PRINTER_INTEGRATIONS,
+    PRINTER_MODELS,
+    PRINTERS,
+    PRINTERS_BY_TYPE,
+    UNKNOWN,
+)
 from ..coordinator import UsageStatsCoordinator
 from .directory import PrinterDirectory
 
@@ -29,4 +39,29 @@ class FleetCollector:
         self.coordinator.record_snapshot(PRINTERS, {(): len(printers)})
         self.coordinator.record_snapshot(
             PRINTERS_BY_TYPE, {(kind,): count for kind, count in by_type.items()}
+        )
+        versions = self.directory.versions
+        self.coordinator.record_snapshot(
+            PRINTER_INTEGRATIONS,
+            dict(
+                Counter(
+                    (domain, printer.integration.printer_type, versions[domain])
+                    for printer in printers
+                    if (domain := printer.integration.domain) in versions
+                )
+            ),
+        )
+        self.coordinator.record_snapshot(
+            PRINTER_MODELS,
+            dict(
+                Counter(
+                    (
+                        printer.integration.printer_type,
+                        printer.model or UNKNOWN,
+                        printer.firmware or UNKNOWN,
+                    )
+                    for printer in printers
+                    if printer.model or printer.firmware
+                )
+            ),
         )

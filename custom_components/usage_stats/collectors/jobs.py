@@ -51,6 +51,7 @@ from ..catalogue import (
     EVENTS,
     JOB_DURATION,
     JOBS,
+    JOBS_BY_MODEL,
     duration_bucket,
 )
 from ..coordinator import UsageStatsCoordinator
@@ -290,11 +291,18 @@ class JobCollector(EntityWatcher):
         if tracked.printer.integration.ends_kept:
             tracked.shown_end = state if state in KEPT_ENDS else None
 
+    def _count(self, tracked: _Tracked, outcome: str) -> bool:
+        """Count a job's outcome for its printer type, and its model when known."""
+        if not self.coordinator.record(JOBS, outcome, tracked.printer_type):
+            return False
+        if (model := tracked.printer.model) is not None:
+            self.coordinator.record(JOBS_BY_MODEL, outcome, tracked.printer_type, model)
+        return True
+
     def _short_job(self, tracked: _Tracked, end: PrinterState) -> None:
         """Count a job that began and ended between two polls (its length unknown)."""
-        record = self.coordinator.record
-        if record(JOBS, STARTED, tracked.printer_type):
-            record(JOBS, KEPT_ENDS[end], tracked.printer_type)
+        if self._count(tracked, STARTED):
+            self._count(tracked, KEPT_ENDS[end])
 
     @callback
     def _reconnected(self, tracked: _Tracked, _now: datetime) -> None:
@@ -321,7 +329,7 @@ class JobCollector(EntityWatcher):
             tracked.fault_seen = True
 
     def _start(self, tracked: _Tracked, *, start_seen: bool) -> None:
-        if self.coordinator.record(JOBS, STARTED, tracked.printer_type):
+        if self._count(tracked, STARTED):
             self._open[tracked.printer_type] = (
                 self._open.get(tracked.printer_type, 0) + 1
             )
@@ -356,11 +364,10 @@ class JobCollector(EntityWatcher):
             and tracked.state is PrinterState.IDLE
             and old is not None
             and old < NEAR_COMPLETE <= new
-        ):
             # A job began and ended between two polls: only its end shows.
-            record = self.coordinator.record
-            if record(JOBS, STARTED, tracked.printer_type):
-                record(JOBS, COMPLETED, tracked.printer_type)
+            and self._count(tracked, STARTED)
+        ):
+            self._count(tracked, COMPLETED)
 
     def _current_progress(self, tracked: _Tracked) -> float | None:
         if (entity_id := tracked.printer.progress_entity_id) is None:
@@ -409,7 +416,7 @@ class JobCollector(EntityWatcher):
         record = self.coordinator.record
         # Only a job known as running gets an outcome (not one whose start was
         # erased by `usage_stats.delete`).
-        if self._open.get(kind, 0) > 0 and record(JOBS, outcome, kind):
+        if self._open.get(kind, 0) > 0 and self._count(tracked, outcome):
             self._open[kind] -= 1
             if outcome == COMPLETED and tracked.job_started is not None:
                 seconds = time.monotonic() - tracked.job_started
