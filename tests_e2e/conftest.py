@@ -23,6 +23,7 @@ from typing import Any
 import uuid
 
 import httpx
+from playwright.sync_api import Browser, sync_playwright
 import pytest
 
 from devtools.octoprint_server import HOST, OctoPrintServer, free_port
@@ -163,6 +164,36 @@ def collector(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Collec
     `--k-anonymity 1`: the collector publishes a value only when at least k
     installations reported it, and a week only with at least k installations, once the
     week has ended (so the report of the current week is never on `/v1/stats` here).
+    """
+    with run_collector(tmp_path, request) as collector:
+        yield collector
+
+
+@pytest.fixture
+def publishing_collector(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Collector]:
+    """The collector of `collector`, publishing the weeks that ended without a delay.
+
+    Its publication runs every second, so a report of a closed week is published as
+    soon as it arrives (and fixed from then on).
+    """
+    with run_collector(
+        tmp_path,
+        request,
+        "--publication-delay-days",
+        "0",
+        "--publish-interval",
+        "1",
+    ) as collector:
+        yield collector
+
+
+@contextmanager
+def run_collector(
+    tmp_path: Path, request: pytest.FixtureRequest, *options: str
+) -> Iterator[Collector]:
+    """Run the collector with `--k-anonymity 1` and `options` while the block runs.
 
     The admin token goes in through the environment, never the command line (where
     every local user could read it, and where a token starting with `-` would be taken
@@ -175,6 +206,7 @@ def collector(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Collec
             f"sqlite:///{tmp_path / 'collector.db'}",
             "--k-anonymity",
             "1",
+            *options,
             host=HOST,
             python=str(COLLECTOR_PYTHON),
             env={**os.environ, TOKEN_ENV: token},
@@ -240,11 +272,12 @@ class HomeAssistantConfig:
                 stderr=subprocess.STDOUT,
             )
         self.started.append(process)
-        # The onboarding API answers without authentication once HTTP is up.
+        # The onboarding API answers without authentication once HTTP is up: 200
+        # while onboarding is not done, 404 once it is (the integration is not set up).
         wait_for(
             "Home Assistant's HTTP API",
             lambda: httpx.get(f"{self.url}/api/onboarding", timeout=5).status_code
-            == 200
+            in (200, 404)
             or None,
             HA_START_TIMEOUT,
             process=process,
@@ -484,3 +517,30 @@ def add_octoprint_entry(ha: httpx.Client, server: OctoPrintServer) -> dict[str, 
     )["result"]
     assert entry["state"] == "loaded", entry
     return entry
+
+
+# The browser of the panel's tests: Debian's chromium through Playwright.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Start Debian's chromium through Playwright (never a downloaded browser)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()

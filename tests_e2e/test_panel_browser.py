@@ -11,7 +11,7 @@ directory).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 import json
 import os
@@ -20,7 +20,7 @@ from typing import Any
 import uuid
 
 import httpx
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 import pytest
 
 from custom_components.usage_stats.catalogue import (
@@ -29,6 +29,8 @@ from custom_components.usage_stats.catalogue import (
     FEATURES,
     JOB_DURATION,
     JOBS,
+    PRINTER_INTEGRATIONS,
+    PRINTER_MODELS,
     PRINTERS,
     PRINTERS_BY_TYPE,
     Metric,
@@ -53,15 +55,6 @@ from .conftest import (
 )
 from .test_end_to_end import add_entry_with_share, call_action
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 UI_TIMEOUT_MS = 30_000
 WIDE = {"width": 1280, "height": 2000}
 NARROW = {"width": 390, "height": 844}
@@ -106,6 +99,11 @@ def day_counters(index: int) -> dict[str, dict[str, int]]:
         },
         EVENTS.name: {_key(EVENTS, "ha_start"): 1},
         ERRORS.name: {_key(ERRORS, "prusalink", "TimeoutError"): index % 3},
+        PRINTER_INTEGRATIONS.name: {
+            _key(PRINTER_INTEGRATIONS, "prusalink", "prusa", "2025.4.4"): 2,
+            _key(PRINTER_INTEGRATIONS, "bambu_lab", "bambu_lab", "2.1.0"): 1,
+        },
+        PRINTER_MODELS.name: {_key(PRINTER_MODELS, "bambu_lab", "x1c", "1.8"): 1},
     }
 
 
@@ -160,21 +158,6 @@ def skip_onboarding_but_the_owner(storage_dir: Path) -> None:
         ),
         encoding="utf-8",
     )
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    """Start Debian's chromium through Playwright (never a downloaded browser)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 # Where a screenshot of a view ("light", "dark", "narrow") goes.
@@ -260,7 +243,7 @@ def check_what_is_shown(
 
 
 def check_version_and_sections(panel: Locator, ha: httpx.Client) -> None:
-    """The accepted report version, what version 2 adds, accepting it; the sections."""
+    """The accepted report version, what versions 2 and 3 add, accepting; the sections."""
     version = panel.locator("#report-version")
     expect(version).to_contain_text("You accepted report version 1")
     # The same question in Repairs: its menu (Home Assistant reports one without a
@@ -272,12 +255,22 @@ def check_version_and_sections(panel: Locator, ha: httpx.Client) -> None:
     assert (shown["type"], shown["step_id"]) == ("menu", "init"), shown
     assert shown["menu_options"] == ["accept", "decline"]
     assert ha.delete(f"/api/repairs/issues/fix/{shown['flow_id']}").status_code == 200
-    expect(version.locator("ul.added")).to_contain_text("interrupted")
-    assert "interrupted" not in call_action(ha, "preview")["payload"]["jobs"]
+    added = version.locator("ul.added")
+    expect(added).to_contain_text("interrupted")
+    expect(added).to_contain_text("printer_integrations")
+    expect(added).to_contain_text("jobs_by_model")
+    payload = call_action(ha, "preview")["payload"]
+    assert "interrupted" not in payload["jobs"]
+    assert "integrations" not in payload["printer_fleet"]
     panel.locator("#accept-version").click()
-    expect(version).to_contain_text("You accepted report version 2")
+    expect(version).to_contain_text("You accepted report version 3")
     expect(panel.locator("#accept-version")).to_have_count(0)
-    assert "interrupted" in call_action(ha, "preview")["payload"]["jobs"]
+    payload = call_action(ha, "preview")["payload"]
+    assert "interrupted" in payload["jobs"]
+    # What version 3 added is in the report now (today's snapshot of the fleet is
+    # Home Assistant's own: no printer integration is set up here).
+    assert {"integrations", "models", "firmware"} <= payload["printer_fleet"].keys()
+    assert "by_model" in payload["jobs"]
 
     # Every section is shared; one left out disappears from the preview.
     boxes = panel.locator("#sections input[type='checkbox']")
