@@ -154,8 +154,10 @@ def printers(
     """Register a fake fleet of printer integrations' devices and entities.
 
     Two PrusaLink printers, one Bambu Lab printer with an AMS unit beside it, and
-    a device of an integration that is not a printer. Every name, model, serial
-    and host is made to look identifying, so tests can check none is recorded.
+    a device of an integration that is not a printer. Every name, serial and host
+    is made to look identifying, so tests can check none is recorded; of the
+    models only Bambu Lab's (`X1C`) is, which that integration reads from the
+    printer (PrusaLink reads none: its model here is never taken).
     Returns the status and feature entity ids by role.
     """
     ids: dict[str, str] = {}

@@ -8,6 +8,8 @@ firmware), through the real registries and state machine.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from freezegun.api import FrozenDateTimeFactory
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -23,11 +25,23 @@ from custom_components.usage_stats.catalogue import (
     Label,
     LabelKind,
 )
+from custom_components.usage_stats.const import (
+    CONF_CONSENT,
+    CONF_PRINTER_INTEGRATIONS,
+    CONF_RETENTION_DAYS,
+)
 from custom_components.usage_stats.printers import KNOWN_PRINTER_INTEGRATIONS
-from custom_components.usage_stats.privacy import firmware_label, model_label
+from custom_components.usage_stats.privacy import (
+    firmware_error,
+    firmware_label,
+    label_error,
+    model_error,
+    model_label,
+    version_error,
+)
 from homeassistant.const import __version__ as ha_version
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 from .helpers import settle, today
 from .jobs_fleet import (
@@ -215,6 +229,17 @@ def test_version_label_refuses_what_is_no_version(value: str) -> None:
     assert not _label(LabelKind.VERSION).check(value)
 
 
+@pytest.mark.parametrize(
+    "check", [label_error, version_error, model_error, firmware_error]
+)
+@pytest.mark.parametrize("value", [None, 1.8, 3, ["x1c"]])
+def test_only_text_is_a_label(
+    check: Callable[[object], str | None], value: object
+) -> None:
+    """A value that is not text is refused, with the reason."""
+    assert check(value) == "not_text"
+
+
 async def test_fleet_records_integrations_models_and_firmware(
     hass: HomeAssistant,
     mock_config_entry: MockConfigEntry,
@@ -380,3 +405,60 @@ async def test_no_model_no_jobs_by_model(
     await drive.settle()
     assert jobs(entry, "elegoo_printer") == {"started": 1, "completed": 1}
     assert total(entry, "jobs_by_model") == {}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {
+            CONF_CONSENT: "local",
+            CONF_RETENTION_DAYS: 90,
+            CONF_PRINTER_INTEGRATIONS: ["elegoo_printer", "printer3000x"],
+        }
+    ],
+)
+async def test_a_refused_printer_type_counts_no_job(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+    drive: Driver,
+) -> None:
+    """A domain added by the user that looks like a serial number is no label.
+
+    Its printer's jobs are counted neither per type nor per model, and not as
+    running; the other printers' are.
+    """
+    entry = MockConfigEntry(domain="printer3000x", title="Printer")
+    entry.add_to_hass(hass)
+    device = device_registry.async_get_or_create(
+        config_entry_id=entry.entry_id,
+        identifiers={("printer3000x", "1")},
+        name="Printer",
+        model="X1C",
+    )
+    status = entity_registry.async_get_or_create(
+        "sensor",
+        "printer3000x",
+        "1_print_status",
+        device_id=device.id,
+        config_entry=entry,
+        translation_key="print_status",
+    ).entity_id
+    await describe_fleet(hass, device_registry, drive.fleet)
+    hass.states.async_set(status, "idle")
+    await drive("elegoo_printer", "idle", 0)
+    usage = await setup_entry(hass, mock_config_entry)
+    for state in ("printing", "complete"):
+        hass.states.async_set(status, state)
+        await drive("elegoo_printer", state, 100 if state == "complete" else 0, 30)
+    await drive.settle()
+    assert total(usage, "jobs") == {
+        "started/elegoo": 1,
+        "completed/elegoo": 1,
+    }
+    assert total(usage, "jobs_by_model") == {
+        "started/elegoo/centauri_carbon": 1,
+        "completed/elegoo/centauri_carbon": 1,
+    }
+    assert usage.runtime_data.stored["open_jobs"] == {"elegoo": 0}

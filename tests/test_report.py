@@ -57,18 +57,26 @@ DAYS: dict[str, Any] = {
         "errors": {"octoprint/TimeoutError": 2, "custom/printer_error": 1},
     },
     "2026-11-05": {
-        "printers": {"": 3},
-        "printers_by_type": {"prusa": 2, "bambu": 1},
-        # A day's printer snapshot: an updated integration, a printer's new firmware.
+        "printers": {"": 5},
+        "printers_by_type": {"prusa": 2, "bambu": 3},
+        # A day's printer snapshot: an updated integration, a printer's new firmware,
+        # two more printers, one of whose model and one of whose firmware are unknown.
+        # A bare `other` (no labels left to place it by) is left out.
         "printer_integrations": {
             "prusalink/prusa/2026.11.0": 2,
-            "bambu_lab/bambu/2.2.0": 1,
+            "bambu_lab/bambu/2.2.0": 3,
+            "other": 1,
         },
-        "printer_models": {"bambu/x1c/1.9": 1},
+        "printer_models": {
+            "bambu/x1c/1.9": 1,
+            "bambu/unknown/1.8": 1,
+            "bambu/p1s/unknown": 1,
+            "other": 1,
+        },
         "features": {"bambu.light/on": 0, "bambu.light/off": 1},
         "jobs": {"started/prusa": 1, "other": 7},
         # Folded by the daily label cap: the outcome is kept, the model is not.
-        "jobs_by_model": {"completed/other/other": 2},
+        "jobs_by_model": {"completed/other/other": 2, "other": 3},
         "events": {"ha_start": 2},
         "errors": {"octoprint/TimeoutError": 1, "other": 4},
     },
@@ -102,14 +110,14 @@ def test_report_sections() -> None:
     # The fleet of the last day that has it: its integrations' versions and its
     # printers' models and firmware too.
     assert report["printer_fleet"] == {
-        "printers": 3,
-        "types": {"prusa": 2, "bambu": 1},
+        "printers": 5,
+        "types": {"prusa": 2, "bambu": 3},
         "integrations": {
             "prusalink": {"type": "prusa", "version": "2026.11.0", "printers": 2},
-            "bambu_lab": {"type": "bambu", "version": "2.2.0", "printers": 1},
+            "bambu_lab": {"type": "bambu", "version": "2.2.0", "printers": 3},
         },
-        "models": {"bambu": {"x1c": 1}},
-        "firmware": {"bambu": {"1.9": 1}},
+        "models": {"bambu": {"x1c": 1, "p1s": 1}},
+        "firmware": {"bambu": {"1.9": 1, "1.8": 1}},
     }
     assert report["features"] == {"bambu.light": {"on": 1, "off": 1}}
     # A job folded into a bare `other` has lost its outcome: it is left out. A job
@@ -300,10 +308,10 @@ def test_otlp_mapping() -> None:
             for p in points
         }
 
-    assert values("usage_stats.printers") == {(): 3}
+    assert values("usage_stats.printers") == {(): 5}
     assert values("usage_stats.printers.by_type") == {
         (("type", "prusa"),): 2,
-        (("type", "bambu"),): 1,
+        (("type", "bambu"),): 3,
     }
     assert values("usage_stats.features") == {
         (("feature", "bambu.light"), ("state", "on")): 1,
@@ -321,13 +329,15 @@ def test_otlp_mapping() -> None:
     # Schema minor revision 2 (report version 3).
     assert values("usage_stats.printers.by_integration") == {
         (("integration", "prusalink"), ("type", "prusa"), ("version", "2026.11.0")): 2,
-        (("integration", "bambu_lab"), ("type", "bambu"), ("version", "2.2.0")): 1,
+        (("integration", "bambu_lab"), ("type", "bambu"), ("version", "2.2.0")): 3,
     }
     assert values("usage_stats.printers.by_model") == {
-        (("type", "bambu"), ("model", "x1c")): 1
+        (("type", "bambu"), ("model", "x1c")): 1,
+        (("type", "bambu"), ("model", "p1s")): 1,
     }
     assert values("usage_stats.printers.by_firmware") == {
-        (("type", "bambu"), ("firmware", "1.9")): 1
+        (("type", "bambu"), ("firmware", "1.9")): 1,
+        (("type", "bambu"), ("firmware", "1.8")): 1,
     }
     # The folded key `other` has both its printer type and its model `other`.
     assert values("usage_stats.jobs.by_model") == {
