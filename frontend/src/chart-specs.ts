@@ -1,6 +1,6 @@
 // What each chart of the statistics card shows, as a Chart.js spec (pure: tested in node).
 import type { ChartData } from "chart.js";
-import { DURATION_BUCKETS } from "./data";
+import { DURATION_BUCKETS } from "./schema";
 import type { Localize, StringKey } from "./localize";
 
 // Readable on light and dark backgrounds.

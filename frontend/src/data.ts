@@ -1,19 +1,9 @@
 // Pure functions that turn the daily counters into what the charts and tables show.
+import { DURATION_BUCKETS, JOB_OUTCOMES } from "./schema";
 import type { Days } from "./types";
 
 export const RANGES = [7, 30, 90, 0] as const; // 0: all kept days
 export type Range = (typeof RANGES)[number];
-
-export const JOB_OUTCOMES = ["started", "completed", "failed", "cancelled", "interrupted"] as const;
-export const DURATION_BUCKETS = [
-  "lt_30m",
-  "30m_1h",
-  "1h_2h",
-  "2h_4h",
-  "4h_8h",
-  "8h_24h",
-  "gt_24h",
-] as const;
 
 const DAY_MS = 86_400_000;
 

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import {
   breakdown,
@@ -8,7 +7,6 @@ import {
   errors,
   events,
   features,
-  JOB_OUTCOMES,
   jobsPerDay,
   printersByType,
 } from "../src/data";
@@ -56,23 +54,6 @@ test("jobs per day are summed over printer types, by outcome", () => {
     cancelled: [0, 0, 0],
     interrupted: [1, 0, 0],
   });
-});
-
-test("the job outcomes are the catalogue's, each with a translation", () => {
-  const catalogue = readFileSync(
-    new URL("../../custom_components/usage_stats/catalogue.py", import.meta.url),
-    "utf8",
-  );
-  const tuple = /^JOB_OUTCOMES: Final = \(([^)]*)\)/m.exec(catalogue);
-  assert.ok(tuple);
-  const outcomes = [...tuple[1].matchAll(/"(\w+)"/g)].map((match) => match[1]);
-  assert.deepEqual([...JOB_OUTCOMES], outcomes);
-  for (const name of ["en.json", "de.json"]) {
-    const strings = JSON.parse(
-      readFileSync(new URL(`../src/translations/${name}`, import.meta.url), "utf8"),
-    ) as Record<string, string>;
-    for (const outcome of outcomes) assert.ok(strings[`outcome_${outcome}`], `${name}: ${outcome}`);
-  }
 });
 
 test("durations follow the catalogue's buckets", () => {
