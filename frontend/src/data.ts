@@ -1,4 +1,5 @@
 // Pure functions that turn the daily counters into what the charts and tables show.
+import type { Localize } from "./localize";
 import { DURATION_BUCKETS, JOB_OUTCOMES } from "./schema";
 import type { Days } from "./types";
 
@@ -102,6 +103,88 @@ export function features(
       .map(([feature, row]) => ({ feature, ...row }));
   }
   return [];
+}
+
+/** What `printer_models` holds where the integration does not read it from the printer. */
+export const UNKNOWN = "unknown";
+
+export interface FleetModel {
+  /** null where the integration does not read it from the printer. */
+  model: string | null;
+  firmware: string | null;
+  printers: number;
+}
+
+export interface FleetRow {
+  integration: string;
+  printerType: string;
+  version: string;
+  printers: number;
+  /** Models and firmware of the printer type, most printers first; empty where none is known. */
+  models: FleetModel[];
+}
+
+/**
+ * The printer integrations with their printer type, version and printers, and the models and
+ * firmware of each printer type (`printer_integrations` and `printer_models`), on the latest
+ * day of the range that has them. A printer type with models but no integration that day
+ * gets a row of its own (integration and version empty).
+ */
+export function fleet(days: Days, range: string[]): { day: string; rows: FleetRow[] } | null {
+  for (let index = range.length - 1; index >= 0; index--) {
+    const day = range[index];
+    const integrations = days[day]?.printer_integrations ?? {};
+    const models = days[day]?.printer_models ?? {};
+    if (!Object.keys(integrations).length && !Object.keys(models).length) continue;
+    const byType: Record<string, FleetModel[]> = {};
+    const modelPrinters: Record<string, number> = {};
+    for (const [key, printers] of Object.entries(models)) {
+      const [printerType, model = UNKNOWN, firmware = UNKNOWN] = split(key);
+      modelPrinters[printerType] = (modelPrinters[printerType] ?? 0) + printers;
+      if (model === UNKNOWN && firmware === UNKNOWN) continue;
+      (byType[printerType] ??= []).push({
+        model: model === UNKNOWN ? null : model,
+        firmware: firmware === UNKNOWN ? null : firmware,
+        printers,
+      });
+    }
+    for (const list of Object.values(byType)) {
+      list.sort(
+        (a, b) =>
+          b.printers - a.printers ||
+          (a.model ?? "").localeCompare(b.model ?? "") ||
+          (a.firmware ?? "").localeCompare(b.firmware ?? ""),
+      );
+    }
+    const rows: FleetRow[] = Object.entries(integrations)
+      .map(([key, printers]) => {
+        const [integration, printerType = "", version = ""] = split(key);
+        return { integration, printerType, version, printers, models: byType[printerType] ?? [] };
+      })
+      .sort((a, b) => a.integration.localeCompare(b.integration) || a.printerType.localeCompare(b.printerType));
+    const shown = new Set(rows.map((row) => row.printerType));
+    for (const printerType of Object.keys(modelPrinters).sort()) {
+      if (shown.has(printerType)) continue;
+      rows.push({
+        integration: "",
+        printerType,
+        version: "",
+        printers: modelPrinters[printerType],
+        models: byType[printerType] ?? [],
+      });
+    }
+    return { day, rows };
+  }
+  return null;
+}
+
+/** One model of a printer type, in the user's language ("x1c, firmware 1.8: 2"). */
+export function modelText(item: FleetModel, l: Localize): string {
+  return l("fleet_model_line", {
+    model: item.model ?? l("fleet_model_unknown"),
+    firmware: item.firmware ? l("fleet_firmware", { firmware: item.firmware }) : l("fleet_firmware_unknown"),
+    printers: item.printers,
+  });
 }
 
 /** Errors by component and exception class over the range, most first. */

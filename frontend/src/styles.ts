@@ -103,6 +103,11 @@ export const sharedStyles = css`
   .num {
     text-align: end;
   }
+  /* A wide table scrolls sideways on a narrow screen (its width is the card's, not the table's). */
+  .scroll {
+    overflow-x: auto;
+    contain: inline-size;
+  }
   pre {
     margin: 0;
     padding: 12px;

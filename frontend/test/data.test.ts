@@ -7,9 +7,12 @@ import {
   errors,
   events,
   features,
+  fleet,
   jobsPerDay,
+  modelText,
   printersByType,
 } from "../src/data";
+import { localizer } from "../src/localize";
 import type { Days } from "../src/types";
 
 const DAYS: Days = {
@@ -88,6 +91,80 @@ test("errors and events are totals of the range, most first", () => {
     ["ha_start", 3],
   ]);
   assert.deepEqual(events(DAYS, ["2026-01-01"]), [["ha_start", 1]]);
+});
+
+// The fleet counters as the integration records them (catalogue.py: printer_integrations is
+// integration/printer_type/version, printer_models printer_type/model/firmware).
+const FLEET: Days = {
+  "2026-01-01": {
+    printer_integrations: { "prusalink/prusa/2025.4.4": 1 },
+    printer_models: { "prusa/unknown/unknown": 1 },
+  },
+  "2026-01-02": { jobs: { "completed/prusa": 1 } },
+  "2026-01-03": {
+    printer_integrations: { "prusalink/prusa/2025.4.4": 2, "bambu_lab/bambu_lab/2.1.0": 3 },
+    printer_models: {
+      "prusa/unknown/unknown": 2,
+      "bambu_lab/x1c/1.8": 1,
+      "bambu_lab/p1s/1.7": 1,
+      "bambu_lab/a1/unknown": 1,
+      "creality/k1/unknown": 1,
+    },
+  },
+};
+
+test("the fleet is the latest day's integrations, with the models and firmware of their types", () => {
+  const range = dayRange(FLEET, 0, "2026-01-03");
+  assert.deepEqual(fleet(FLEET, range), {
+    day: "2026-01-03",
+    rows: [
+      {
+        integration: "bambu_lab",
+        printerType: "bambu_lab",
+        version: "2.1.0",
+        printers: 3,
+        models: [
+          { model: "a1", firmware: null, printers: 1 },
+          { model: "p1s", firmware: "1.7", printers: 1 },
+          { model: "x1c", firmware: "1.8", printers: 1 },
+        ],
+      },
+      // Model and firmware not read from the printer: none shown.
+      { integration: "prusalink", printerType: "prusa", version: "2025.4.4", printers: 2, models: [] },
+      // Models of a type without an integration that day: a row of their own.
+      {
+        integration: "",
+        printerType: "creality",
+        version: "",
+        printers: 1,
+        models: [{ model: "k1", firmware: null, printers: 1 }],
+      },
+    ],
+  });
+  // The latest day of the range that has them; none in a range without them.
+  assert.equal(fleet(FLEET, ["2026-01-01", "2026-01-02"])?.day, "2026-01-01");
+  assert.equal(fleet(FLEET, ["2026-01-02"]), null);
+  assert.equal(fleet({}, ["2026-01-02"]), null);
+});
+
+test("the more printers of a model, the higher it is listed", () => {
+  const days: Days = {
+    "2026-01-01": { printer_models: { "bambu_lab/x1c/1.8": 1, "bambu_lab/x1c/1.9": 4, "bambu_lab/unknown/1.9": 2 } },
+  };
+  assert.deepEqual(fleet(days, ["2026-01-01"])?.rows[0].models, [
+    { model: "x1c", firmware: "1.9", printers: 4 },
+    { model: null, firmware: "1.9", printers: 2 },
+    { model: "x1c", firmware: "1.8", printers: 1 },
+  ]);
+});
+
+test("a model reads the same in both languages' words", () => {
+  const en = localizer("en");
+  const de = localizer("de");
+  assert.equal(modelText({ model: "x1c", firmware: "1.8", printers: 2 }, en), "x1c, firmware 1.8: 2");
+  assert.equal(modelText({ model: "a1", firmware: null, printers: 1 }, en), "a1, firmware not known: 1");
+  assert.equal(modelText({ model: null, firmware: "1.9", printers: 1 }, en), "model not known, firmware 1.9: 1");
+  assert.equal(modelText({ model: "x1c", firmware: "1.8", printers: 2 }, de), "x1c, Firmware 1.8: 2");
 });
 
 test("the breakdown lists every value with its path", () => {

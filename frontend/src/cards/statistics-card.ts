@@ -3,7 +3,20 @@ import { css, html, nothing, type TemplateResult } from "lit";
 import { property, state } from "lit/decorators.js";
 import "../chart";
 import { durationsChart, eventsChart, featuresChart, jobsChart, printersChart, type ChartSpec } from "../chart-specs";
-import { dayRange, durations, errors, events, features, jobsPerDay, printersByType, RANGES, type Range } from "../data";
+import {
+  dayRange,
+  durations,
+  errors,
+  events,
+  features,
+  fleet,
+  jobsPerDay,
+  modelText,
+  printersByType,
+  RANGES,
+  type FleetRow,
+  type Range,
+} from "../data";
 import { sharedStyles } from "../styles";
 import type { DaysResult, Overview } from "../types";
 import { define, PanelCard } from "./base";
@@ -38,6 +51,19 @@ export class StatisticsCard extends PanelCard {
       }
       .chart-card {
         min-width: 0;
+      }
+      #fleet {
+        margin-top: 16px;
+      }
+      /* Identifiers and numbers stay whole; the models wrap between words. */
+      #fleet th,
+      #fleet td:not(.models) {
+        white-space: nowrap;
+        overflow-wrap: normal;
+      }
+      #fleet td.models {
+        overflow-wrap: normal;
+        min-width: 10em;
       }
     `,
   ];
@@ -101,6 +127,7 @@ export class StatisticsCard extends PanelCard {
           ${this.chartCard("chart-events", l("chart_events"), l("empty_events"), eventRows.length > 0, eventsChart(eventRows, l))}
           ${this.renderErrors(range)}
         </div>
+        ${this.renderFleet(range)}
       </section>
     `;
   }
@@ -112,6 +139,51 @@ export class StatisticsCard extends PanelCard {
         ? html`<usage-stats-chart .spec=${spec} .dark=${this.dark} aria-label=${title}></usage-stats-chart>`
         : html`<p class="empty">${empty}</p>`}
     </div>`;
+  }
+
+  /**
+   * The printer integrations, their versions, and the models and firmware read from the
+   * printers: below the charts, the whole width of the card (five columns).
+   */
+  private renderFleet(range: string[]): TemplateResult {
+    const l = this.localize;
+    const latest = fleet(this.days?.days ?? {}, range);
+    return html`<div class="chart-card" id="fleet">
+      <h3>${l("fleet_title")}</h3>
+      ${latest
+        ? html`<p class="hint">${l("fleet_hint", { day: latest.day })}</p>
+            <div class="scroll">
+            <table>
+              <thead>
+                <tr>
+                  <th>${l("col_integration")}</th>
+                  <th>${l("col_printer_type")}</th>
+                  <th>${l("col_version")}</th>
+                  <th class="num">${l("col_printers")}</th>
+                  <th>${l("col_models")}</th>
+                </tr>
+              </thead>
+              <tbody>
+                ${latest.rows.map(
+                  (row) => html`<tr data-integration=${row.integration} data-printer-type=${row.printerType}>
+                    <td>${row.integration || "—"}</td>
+                    <td>${row.printerType}</td>
+                    <td>${row.version || "—"}</td>
+                    <td class="num">${row.printers}</td>
+                    <td class="models">${this.renderModels(row)}</td>
+                  </tr>`,
+                )}
+              </tbody>
+            </table>
+            </div>`
+        : html`<p class="empty">${l("fleet_empty")}</p>`}
+    </div>`;
+  }
+
+  private renderModels(row: FleetRow): TemplateResult {
+    const l = this.localize;
+    if (!row.models.length) return html`<span class="hint">${l("fleet_not_read")}</span>`;
+    return html`${row.models.map((item, index) => html`${index ? html`<br />` : nothing}${modelText(item, l)}`)}`;
   }
 
   private renderErrors(range: string[]): TemplateResult {
