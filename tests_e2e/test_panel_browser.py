@@ -226,10 +226,25 @@ def check_what_is_shown(
         expect(panel.locator(f"#chart-{chart} canvas")).to_be_visible()
     expect(panel.locator("#errors tbody tr")).to_have_count(1)
     expect(panel.locator("#errors")).to_contain_text("TimeoutError")
+    # The latest fleet: each integration with its version, and the model and firmware
+    # where the integration reads them from the printer.
+    fleet = panel.locator("#fleet")
+    expect(fleet.locator("tbody tr")).to_have_count(2)
+    prusalink = fleet.locator("tr[data-integration='prusalink']")
+    expect(prusalink).to_contain_text("2025.4.4")
+    expect(prusalink).to_contain_text("not read from the printer")
+    bambu_lab = fleet.locator("tr[data-integration='bambu_lab']")
+    expect(bambu_lab).to_contain_text("2.1.0")
+    expect(bambu_lab).to_contain_text("x1c, firmware 1.8: 1")
     # The preview shows exactly the preview action's payload.
     preview = call_action(ha, "preview")
     shown = json.loads(panel.locator("#preview-json").inner_text())
     assert shown == preview["payload"]
+    # ... and as tables: report version 1 has no integrations, models or jobs per model.
+    expect(panel.locator("#preview [data-path='jobs']")).to_contain_text("Completed")
+    expect(
+        panel.locator("#preview [data-path='printer_fleet.integrations']")
+    ).to_have_count(0)
     expect(panel.locator("#history")).to_contain_text("Nothing was sent yet")
 
     # The ranges: "all" shows every kept day on the jobs chart.
@@ -271,6 +286,18 @@ def check_version_and_sections(panel: Locator, ha: httpx.Client) -> None:
     # Home Assistant's own: no printer integration is set up here).
     assert {"integrations", "models", "firmware"} <= payload["printer_fleet"].keys()
     assert "by_model" in payload["jobs"]
+    # The preview shows them as tables, each integration with its version.
+    for path in (
+        "printer_fleet.integrations",
+        "printer_fleet.models",
+        "printer_fleet.firmware",
+        "jobs.by_model",
+    ):
+        expect(panel.locator(f"#preview [data-path='{path}']")).to_have_count(1)
+    integrations = panel.locator("#preview [data-path='printer_fleet.integrations']")
+    for domain, item in payload["printer_fleet"]["integrations"].items():
+        expect(integrations).to_contain_text(domain)
+        expect(integrations).to_contain_text(item["version"])
 
     # Every section is shared; one left out disappears from the preview.
     boxes = panel.locator("#sections input[type='checkbox']")
