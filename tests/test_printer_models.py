@@ -141,6 +141,9 @@ def test_model_label_refuses_what_is_no_model(value: str) -> None:
         ("My very own printer with a long name", None, None),  # too long
         ("", None, None),
         (None, None, None),
+        # A model the printer itself does not know is no model.
+        ("UNKNOWN", None, None),
+        ("Unknown", None, None),
     ],
 )
 def test_model_label(model: str | None, name_by_user: str | None, label: str) -> None:

@@ -472,8 +472,31 @@ def test_many_models_fold_within_10_kb() -> None:
     for outcome, total_jobs in (("started", 700), ("completed", 350)):
         assert sum(o.get(outcome, 0) for o in jobs["by_model"].values()) == total_jobs
         assert sum(jobs[outcome].values()) == total_jobs
-    # An integration is kept with its type and version, or left out whole.
+    # An integration is kept with its type and version, or folded into `other`
+    # (of type and version `other`): no printer is lost.
     assert 0 < len(fleet["integrations"]) < 50
+    other = fleet["integrations"].pop("other")
+    assert other["type"] == other["version"] == "other"
     for entry in fleet["integrations"].values():
         assert entry["type"] == "bambu_lab"
         assert entry["printers"] == 1
+    assert other["printers"] + len(fleet["integrations"]) == 50
+
+
+def test_many_printer_types_fold_without_losing_printers() -> None:
+    """Models and firmware of many printer types: the folded types count in `other`."""
+    types = [f"type_{i:02}" for i in range(60)]
+    days = {
+        "2026-11-02": {
+            "printers": {"": 60},
+            "printers_by_type": dict.fromkeys(types, 1),
+            "printer_models": {f"{kind}/model_{kind}/1.2": 1 for kind in types},
+        }
+    }
+    report = _report(days)
+    assert_valid_report(report)
+    for block in ("models", "firmware"):
+        counts = report["printer_fleet"][block]
+        assert "other" in counts
+        assert counts["other"] == {"other": sum(counts["other"].values())}
+        assert sum(sum(models.values()) for models in counts.values()) == 60

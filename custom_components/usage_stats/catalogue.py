@@ -13,7 +13,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Final
 
-from .const import ConsentLevel
+from .const import UNKNOWN, ConsentLevel
 from .privacy import (
     firmware_error,
     label_error,
@@ -24,8 +24,6 @@ from .privacy import (
 
 LABEL_SEPARATOR: Final = "/"
 OTHER: Final = "other"
-# A printer's model or firmware that its integration does not read from the printer.
-UNKNOWN: Final = "unknown"
 # The longest key a report may carry (the wire contract's identifier).
 MAX_KEY_LENGTH: Final = 64
 CUSTOM_EVENT_PREFIX: Final = "custom_"

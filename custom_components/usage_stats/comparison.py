@@ -20,8 +20,8 @@ from .catalogue import (
     PRINTER_INTEGRATIONS,
     PRINTER_MODELS,
     PRINTERS_BY_TYPE,
-    UNKNOWN,
 )
+from .const import UNKNOWN
 from .counters import DailyCounters, utc_today
 from .published import Published
 

@@ -66,3 +66,7 @@ PANEL_ICON: Final = "mdi:chart-box-outline"
 PANEL_ELEMENT: Final = "usage-stats-panel"
 PANEL_STATIC_URL: Final = f"/{DOMAIN}_static"
 PANEL_BUNDLE: Final = "usage-stats-panel.js"
+
+# The label of a printer's model or firmware its integration does not read from the
+# printer (and of a model a printer reports as unknown).
+UNKNOWN: Final = "unknown"

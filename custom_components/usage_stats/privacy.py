@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from .const import UNKNOWN
+
 MAX_LABEL_LENGTH: Final = 32
 
 # What a label may be: lowercase letters, digits and underscores, starting with a letter.
@@ -109,7 +111,9 @@ def model_label(model: str | None, *typed: str | None) -> str | None:
         for name in typed
         if name
     }
-    if label in names or model_error(label) is not None:
+    # A printer that does not know its model (Bambu Lab's "UNKNOWN" for one newer
+    # than the integration) has none: not a model called `unknown`.
+    if label == UNKNOWN or label in names or model_error(label) is not None:
         return None
     return label
 

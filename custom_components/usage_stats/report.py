@@ -33,12 +33,12 @@ from .catalogue import (
     PRINTER_MODELS,
     PRINTERS,
     PRINTERS_BY_TYPE,
-    UNKNOWN,
     MetricKind,
     Section,
     report_version,
     up_to,
 )
+from .const import UNKNOWN
 from .counters import DailyCounters
 from .store import Baseline
 
@@ -350,17 +350,29 @@ def _counts(items: Mapping[str, int], limit: int) -> dict[str, int]:
     return {key: _cap(value) for key, value in folded.items()}
 
 
-def _first[V](values: Iterable[V]) -> V:
-    return next(iter(values))
+def _merge_integrations(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Fold integrations into one `other`, of type and version `other`."""
+    return {
+        "type": OTHER,
+        "version": OTHER,
+        "printers": sum(entry["printers"] for entry in entries),
+    }
 
 
 def _nested(maps: Mapping[str, Mapping[str, int]], limit: int) -> dict[str, Any]:
-    """Fold a map of counts per printer type: the types, then each one's counts."""
+    """Fold a map of counts per printer type: the types, then each one's counts.
+
+    The folded types are one `other` type whose only key is `other`: their models
+    (or firmware versions) mean nothing mixed, but none of their printers is lost.
+    """
     folded = _fold(maps, limit, lambda counts: sum(counts.values()), _merge_maps)
     return {
-        printer_type: _counts(counts, limit)
+        printer_type: (
+            {OTHER: _cap(sum(counts.values()))}
+            if printer_type == OTHER
+            else _counts(counts, limit)
+        )
         for printer_type, counts in folded.items()
-        if printer_type != OTHER
     }
 
 
@@ -384,12 +396,14 @@ def _fold_sections(sections: _Sections, limit: int) -> dict[str, Any]:
     }
     if (details := sections.details) is not None:
         integrations = _fold(
-            details.integrations, limit, lambda entry: entry["printers"], _first
+            details.integrations,
+            limit,
+            lambda entry: entry["printers"],
+            _merge_integrations,
         )
         fleet["integrations"] = {
             domain: entry | {"printers": _cap(entry["printers"])}
             for domain, entry in integrations.items()
-            if domain != OTHER
         }
         fleet["models"] = _nested(details.models, limit)
         fleet["firmware"] = _nested(details.firmware, limit)

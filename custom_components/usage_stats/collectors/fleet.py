@@ -10,13 +10,8 @@ from collections import Counter
 
 from homeassistant.core import callback
 
-from ..catalogue import (
-    PRINTER_INTEGRATIONS,
-    PRINTER_MODELS,
-    PRINTERS,
-    PRINTERS_BY_TYPE,
-    UNKNOWN,
-)
+from ..catalogue import PRINTER_INTEGRATIONS, PRINTER_MODELS, PRINTERS, PRINTERS_BY_TYPE
+from ..const import UNKNOWN
 from ..coordinator import UsageStatsCoordinator
 from .directory import PrinterDirectory
 
