@@ -256,3 +256,54 @@ async def test_a_surrogate_pair_is_a_character(client: Client, storage: Storage)
     status, answer = await _post(client, "/v1/reports", body.replace('"X"', '"\\ud83d\\ude00"'))
     assert status == 400, answer
     assert "surrogate" not in answer["error"]
+
+
+@pytest.mark.parametrize(
+    ("models", "firmware", "version"),
+    [
+        ({"garage.local": 1}, {}, "1.0.0"),  # a host name as a model
+        ({"X1C": 1}, {}, "1.0.0"),  # not reduced to a label: maybe as typed
+        ({"john@example.org": 1}, {}, "1.0.0"),
+        ({"my printer": 1}, {}, "1.0.0"),
+        ({"a" * 33: 1}, {}, "1.0.0"),
+        ({}, {"01.08.02.00": 1}, "1.0.0"),  # firmware not reduced to major.minor
+        ({}, {"v1.8": 1}, "1.0.0"),
+        ({}, {}, "1.0 beta"),  # a version with a space
+        ({}, {}, "../1.0"),
+    ],
+)
+async def test_typed_looking_breakdowns_are_400(
+    client: Client, storage: Storage, models: dict[str, int], firmware: dict[str, int], version: str
+) -> None:
+    """Models, firmware and versions of revision 2 are labels, never free text: a 400."""
+    report = make_report(
+        schema_minor=2,
+        printer_fleet={
+            "printers": 1,
+            "types": {"bambu_lab": 1},
+            "integrations": {"bambu_lab": {"type": "bambu_lab", "version": version, "printers": 1}},
+            "models": {"bambu_lab": models},
+            "firmware": {"bambu_lab": firmware},
+        },
+    )
+    status, answer = await _post(client, "/v1/reports", json.dumps(report))
+    assert status == 400, answer
+    assert _short(answer["error"])
+    assert await storage.count_reports() == 0
+
+
+async def test_labelled_breakdowns_are_accepted(client: Client, storage: Storage) -> None:
+    """The same breakdowns as the integration sends them are stored."""
+    report = make_report(
+        schema_minor=2,
+        printer_fleet={
+            "printers": 1,
+            "types": {"dremel": 1},
+            "integrations": {"dremel_3d_printer": {"type": "dremel", "version": "2025.4.4", "printers": 1}},
+            "models": {"dremel": {"3d45": 1}},
+            "firmware": {"dremel": {"3.0": 1}},
+        },
+    )
+    status, answer = await _post(client, "/v1/reports", json.dumps(report))
+    assert status == 201, answer
+    assert await storage.count_reports() == 1
