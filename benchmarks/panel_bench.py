@@ -38,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 from tests_e2e.conftest import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
     DEV_CONFIG,
     HOST,
     HomeAssistantConfig,
@@ -48,8 +50,6 @@ from tests_e2e.conftest import (  # noqa: E402
 )
 from tests_e2e.test_panel_browser import (  # noqa: E402
     ADMIN,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     WIDE,
     call_ws,
     log_in,

@@ -5,11 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from custom_components.usage_stats.catalogue import (
-    METRICS,
-    markdown_table,
-    report_version,
-)
+from custom_components.usage_stats.catalogue import METRICS, report_version
+from custom_components.usage_stats.catalogue_table import markdown_table
 from custom_components.usage_stats.report import schema_minor
 
 from .helpers import assert_valid_report
