@@ -50,6 +50,7 @@ from tests_e2e.conftest import (  # noqa: E402
 )
 from tests_e2e.test_panel_browser import (  # noqa: E402
     ADMIN,
+    PASSWORD,
     WIDE,
     call_ws,
     log_in,
@@ -196,7 +197,9 @@ def main() -> None:
         skip_onboarding_but_the_owner(config.storage_dir)
         try:
             home_assistant = config.start()
-            token = onboard(home_assistant.url)
+            token = onboard(
+                home_assistant.url, name="Admin", username=ADMIN, password=PASSWORD
+            )
             headers = {"Authorization": f"Bearer {token}"}
             with httpx.Client(
                 base_url=home_assistant.url, headers=headers, timeout=30
