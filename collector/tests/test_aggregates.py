@@ -86,7 +86,7 @@ def test_errors_need_the_integration_in_the_same_report() -> None:
 def _longest_report() -> dict[str, Any]:
     """A report whose every new key is as long as the schema allows."""
     domain, type_ = "d" * 32, "t" * 32
-    version, model, error = "9" * 32, "m" * 64, "E" * 64
+    version, model, error = "9" * 32, "m" * 32, "E" * 64
     report = revision_2(make_report())
     report["printer_fleet"] |= {
         "types": {type_: 1},
@@ -117,3 +117,94 @@ async def test_the_longest_keys_are_stored(storage: Storage) -> None:
     # And deleted again, exactly.
     await storage.delete_installation(report["installation_id"])
     assert await storage.aggregate_rows() == []
+
+
+def _reference_contributions(report: dict[str, Any]) -> dict[tuple[str, str], int]:
+    """``contributions`` as it was written before ``grouped`` (one ``add`` per value): the
+    reference the faster per-metric form must equal."""
+    from usage_stats_collector import aggregates as a
+
+    out: dict[tuple[str, str], int] = {(a.ACTIVE, ""): 1}
+
+    def add(metric: str, key: str, value: Any) -> None:
+        number = int(value)
+        if number > 0:
+            out[(metric, key)] = out.get((metric, key), 0) + number
+
+    installation = report["installation"]
+    for field in a.INSTALL_FIELDS:
+        add(f"install.{field}", str(installation[field]), 1)
+    for section in a.SECTIONS:
+        if section in report:
+            add(a.SECTION, section, 1)
+    fleet = report.get("printer_fleet", {"printers": 0, "types": {}})
+    add(a.PRINTERS, "", fleet["printers"])
+    for type_, count in fleet["types"].items():
+        add(a.PRINTER_TYPE, type_, count)
+    integrations = fleet.get("integrations", {})
+    for domain, entry in integrations.items():
+        add(a.INTEGRATION, domain, entry["printers"])
+        add(a.INTEGRATION_TYPE, a.joined(domain, entry["type"]), entry["printers"])
+        add(a.INTEGRATION_VERSION, a.joined(domain, entry["version"]), entry["printers"])
+    for metric, section in ((a.PRINTER_MODEL, "models"), (a.PRINTER_FIRMWARE, "firmware")):
+        for type_, counts in fleet.get(section, {}).items():
+            for name, count in counts.items():
+                add(metric, a.joined(type_, name), count)
+    for feature, states in report.get("features", {}).items():
+        add(a.FEATURE, feature, int(states["on"]) + int(states["off"]))
+        add(a.FEATURE_ON, feature, states["on"])
+    jobs = report.get("jobs", {})
+    for outcome in a.JOB_OUTCOMES:
+        for type_, count in jobs.get(outcome, {}).items():
+            add(f"jobs.{outcome}", type_, count)
+    for bucket, count in jobs.get("duration", {}).items():
+        add(a.JOBS_DURATION, bucket, count)
+    for model_key, outcomes in jobs.get("by_model", {}).items():
+        for outcome in a.JOB_OUTCOMES:
+            add(f"{a.JOBS_BY_MODEL}.{outcome}", model_key, outcomes.get(outcome, 0))
+    for event, count in report.get("events", {}).items():
+        add(a.EVENTS, event, count)
+    for component, types in report.get("errors", {}).items():
+        version = integrations[component]["version"] if component in integrations else None
+        for error_type, count in types.items():
+            add(a.ERRORS, component, count)
+            add(a.ERROR_TYPE, a.joined(component, error_type), count)
+            if version is not None:
+                add(a.ERROR_VERSION, a.joined(component, version), count)
+                add(a.ERROR_VERSION_TYPE, a.joined(component, version, error_type), count)
+    if any(
+        metric not in {a.ACTIVE, a.SECTION, *(f"install.{f}" for f in a.INSTALL_FIELDS)} for metric, _ in out
+    ):
+        out[(a.NONEMPTY, "")] = 1
+    return out
+
+
+def test_contributions_equal_the_reference_on_many_reports() -> None:
+    """Seeded random reports of every revision, with zeros, empty and missing sections: the
+    per-metric form (``grouped``) and its flattening give what one ``add`` per value gave."""
+    import random
+
+    from usage_stats_collector.aggregates import grouped
+
+    rng = random.Random(20)
+    base = make_report()
+    for index in range(400):
+        report = revision_2(make_report()) if index % 2 else make_report()
+        fleet = report["printer_fleet"]
+        fleet["types"] = {f"t{n}": rng.randint(0, 3) for n in range(rng.randint(0, 4))}
+        report["jobs"]["started"] = {f"t{n}": rng.randint(0, 40) for n in range(rng.randint(0, 3))}
+        report["events"] = {f"e{n}": rng.randint(0, 5) for n in range(rng.randint(0, 4))}
+        report["errors"] = {
+            component: {f"E{n}": rng.randint(0, 3) for n in range(rng.randint(0, 3))}
+            for component in rng.sample(["bambu", "prusalink", "custom"], rng.randint(0, 3))
+        }
+        report["features"] = {"x.cam": {"on": rng.randint(0, 7), "off": rng.randint(0, 7)}}
+        for section in ("printer_fleet", "features", "jobs", "events", "errors"):
+            if rng.random() < 0.15:
+                del report[section]
+        if rng.random() < 0.1:
+            report = base | {"printer_fleet": {"printers": 0, "types": {}}, "jobs": {}, "events": {}}
+            report.pop("errors"), report.pop("features")
+        expected = _reference_contributions(report)
+        assert contributions(report) == expected
+        assert {(m, k): v for m, keyed in grouped(report).items() for k, v in keyed.items()} == expected

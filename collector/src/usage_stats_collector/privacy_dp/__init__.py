@@ -14,7 +14,7 @@ Post-processing (:mod:`.release`) keeps the numbers sensible and costs no budget
 """
 
 from .mechanism import CONFIDENCE, DEFAULT_RHO, DELTA, SELECTION_DELTA, Part, Plan, plan
-from .release import DPCell, MetricRelease, Noisy, WeekRelease, ledger, release_week
+from .release import DPCell, MetricRelease, Noisy, WeekRelease, ledger, release_clipped, release_week
 from .rules import ClippedWeek, Contributions, Kind, Rule, Spec, clip, default_spec
 
 __all__ = [
@@ -37,5 +37,6 @@ __all__ = [
     "default_spec",
     "ledger",
     "plan",
+    "release_clipped",
     "release_week",
 ]

@@ -195,12 +195,16 @@ def release_week(
     installations: Iterable[Contributions], *, spec: Spec | None = None, rho: float = DEFAULT_RHO
 ) -> WeekRelease:
     """Release one week under differential privacy; ``installations`` gives each installation's
-    contributions once (``aggregates.contributions`` of its report of the week).
+    contributions once (``aggregates.contributions`` of its reports of the week, summed).
 
     Every call draws new noise: publish a week once and keep what it gave.
     """
-    week_plan = plan(spec or default_spec(), rho)
-    week = ClippedWeek(week_plan.spec, installations)
+    return release_clipped(ClippedWeek(spec or default_spec(), installations), rho=rho)
+
+
+def release_clipped(week: ClippedWeek, *, rho: float = DEFAULT_RHO) -> WeekRelease:
+    """Release a week already clipped and summed (:class:`ClippedWeek`); new noise at every call."""
+    week_plan = plan(week.spec, rho)
     noisy = draw(week_plan, week)
     metrics = {rule.metric: _metric(week_plan, rule, noisy[rule.metric]) for rule in week_plan.spec.rules}
     for whole, parts in week_plan.spec.floors:

@@ -11,13 +11,16 @@ it only bounds what it can move, which is what the noise is calibrated to.
 from __future__ import annotations
 
 import enum
+import functools
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..schema import schema_document
 
-_TIES = random.SystemRandom()
+# Tie-breaking only spreads the dropped keys fairly: the bounds hold however ties are broken, so
+# it needs no cryptographic randomness (a system-seeded generator, much faster than the OS's).
+_TIES = random.Random()  # noqa: S311
 # An installation's contributions to a week: (metric, key) -> value, as aggregates.contributions
 # gives them.
 Contributions = Mapping[tuple[str, str], int]
@@ -80,58 +83,117 @@ class Spec:
         object.__setattr__(self, "by_metric", by_metric)
 
 
-@dataclass(slots=True)
 class Sums:
-    """One metric's clipped sums over the week's installations."""
+    """One metric's clipped sums over the week's installations.
 
-    installations: dict[str, int] = field(default_factory=dict)  # per key
-    totals: dict[str, int] = field(default_factory=dict)  # per key
-    total: int = 0  # every key together
+    With a cap of 1 every kept value is 1: the totals are the installation counts (one dict).
+    """
+
+    __slots__ = ("installations", "totals")
+
+    def __init__(self, *, cap: int = 2) -> None:
+        self.installations: dict[str, int] = {}  # per key
+        self.totals: dict[str, int] = self.installations if cap == 1 else {}  # per key
+
+    @property
+    def total(self) -> int:
+        """Every key together."""
+        return sum(self.totals.values())
+
+
+def _value(item: tuple[str, int]) -> int:
+    return item[1]
+
+
+def _kept(keyed: Mapping[str, int], max_keys: int, known: frozenset[str] | None) -> dict[str, int]:
+    """The keys a metric keeps of one installation: known ones (of a known metric), and of them the
+    ``max_keys`` largest values, ties broken at random (shuffled, then a stable sort)."""
+    items = [(key, value) for key, value in keyed.items() if known is None or key in known]
+    if len(items) > max_keys:
+        _TIES.shuffle(items)
+        items.sort(key=_value, reverse=True)  # stable: equal values stay in shuffled order
+        del items[max_keys:]
+    return dict(items)
+
+
+def group(contribution: Contributions) -> dict[str, dict[str, int]]:
+    """Contributions ``{(metric, key): value}`` per metric, ``{metric: {key: value}}``."""
+    per_metric: dict[str, dict[str, int]] = {}
+    for (metric, key), value in contribution.items():
+        if value > 0:
+            per_metric.setdefault(metric, {})[key] = int(value)
+    return per_metric
+
+
+# One metric as clipping reads it: max_keys, cap, the known keys (None: any), counts, totals.
+_Bound = tuple[int, int, frozenset[str] | None, dict[str, int], dict[str, int]]
 
 
 class ClippedWeek:
     """A week's contributions, clipped per installation and summed per metric and key.
 
     The input of the week's mechanism: one installation more or less changes each sum by at most
-    what its rule allows (see ``mechanism``).
+    what its rule allows (see ``mechanism``). Installations are added one at a time
+    (:meth:`add`, or :meth:`add_grouped` with the contributions per metric), so a week is summed
+    while its reports are read.
     """
 
-    __slots__ = ("installations", "spec", "sums")
+    __slots__ = ("_bounds", "installations", "spec", "sums")
 
-    def __init__(self, spec: Spec, installations: Iterable[Contributions]) -> None:
+    def __init__(self, spec: Spec, installations: Iterable[Contributions] = ()) -> None:
         self.spec = spec
-        self.sums = {rule.metric: Sums() for rule in spec.rules}
+        self.sums = {rule.metric: Sums(cap=rule.cap) for rule in spec.rules}
+        self._bounds: dict[str, _Bound] = {
+            rule.metric: (
+                rule.max_keys,
+                rule.cap,
+                frozenset(rule.keys) if rule.kind is Kind.KNOWN else None,
+                self.sums[rule.metric].installations,
+                self.sums[rule.metric].totals,
+            )
+            for rule in spec.rules
+        }
         self.installations = 0
         for contribution in installations:
-            self.installations += 1
-            for (metric, key), value in clip(spec, contribution).items():
-                sums = self.sums[metric]
-                sums.installations[key] = sums.installations.get(key, 0) + 1
-                sums.totals[key] = sums.totals.get(key, 0) + value
-                sums.total += value
+            self.add(contribution)
+
+    def add(self, contribution: Contributions) -> None:
+        """Add one installation's week (all its contributions, summed over its reports), clipped."""
+        self.add_grouped(group(contribution))
+
+    def add_grouped(self, contribution: Mapping[str, Mapping[str, int]]) -> None:
+        """:meth:`add` with the contributions per metric (``aggregates.grouped``: positive values)."""
+        self.installations += 1
+        bounds = self._bounds
+        for metric, reported in contribution.items():
+            bound = bounds.get(metric)
+            if bound is None:
+                continue
+            max_keys, cap, known, counts, totals = bound
+            keyed = reported
+            if len(keyed) > max_keys or (known is not None and not known.issuperset(keyed)):
+                keyed = _kept(keyed, max_keys, known)
+            if cap == 1:  # the totals are the counts
+                for key in keyed:
+                    counts[key] = counts.get(key, 0) + 1
+                continue
+            for key, value in keyed.items():
+                counts[key] = counts.get(key, 0) + 1
+                totals[key] = totals.get(key, 0) + (cap if value > cap else value)
 
 
 def clip(spec: Spec, contribution: Contributions) -> dict[tuple[str, str], int]:
-    """One installation's contributions within the spec's bounds.
+    """One installation's contributions within the spec's bounds (what :meth:`ClippedWeek.add` adds).
 
     Metrics without a rule and keys of a known metric outside its list are dropped; of the rest,
     each metric keeps its ``max_keys`` largest values, each clipped to ``cap``. Ties are broken at
     random: by key, the keys that sort late would lose every tie, in every installation (a type
     of three printers of one each counted 13 % low in the utility benchmark).
     """
-    per_metric: dict[str, list[tuple[str, int]]] = {}
-    for (metric, key), value in contribution.items():
-        rule = spec.by_metric.get(metric)
-        if rule is None or value <= 0 or (rule.kind is Kind.KNOWN and key not in rule.keys):
-            continue
-        per_metric.setdefault(metric, []).append((key, int(value)))
-    clipped: dict[tuple[str, str], int] = {}
-    for metric, items in per_metric.items():
-        rule = spec.by_metric[metric]
-        items.sort(key=lambda item: (-item[1], _TIES.random()))
-        for key, value in items[: rule.max_keys]:
-            clipped[(metric, key)] = min(value, rule.cap)
-    return clipped
+    week = ClippedWeek(spec, [contribution])
+    return {
+        (metric, key): sums.totals[key] for metric, sums in week.sums.items() for key in sums.installations
+    }
 
 
 # Jobs of one printer type (or model, duration bucket) and installation a week: a busy home printer.
@@ -148,6 +210,7 @@ def _enum(*path: str) -> tuple[str, ...]:
     return tuple(node["enum"])
 
 
+@functools.cache  # a Spec is immutable: one for the process
 def default_spec() -> Spec:
     """The collector's rules: the metrics of ``aggregates.contributions`` with their caps.
 
