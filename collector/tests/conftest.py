@@ -94,7 +94,9 @@ async def storage(make_storage: Callable[[], Awaitable[Storage]]) -> Storage:
 @pytest.fixture
 def settings() -> Settings:
     """Settings of the app under test (no background purge), receiving on TODAY at noon UTC."""
-    return Settings(k_anonymity=1, admin_token="s3cret-token", purge_interval=0, clock=fixed_clock)
+    return Settings(
+        privacy="k-anonymity", k_anonymity=1, admin_token="s3cret-token", purge_interval=0, clock=fixed_clock
+    )
 
 
 @pytest.fixture

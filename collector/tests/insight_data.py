@@ -98,6 +98,6 @@ async def seed_published_weeks(storage: Storage) -> list[dict[str, Any]]:
     last = FIRST_MONDAY + dt.timedelta(weeks=WEEKS - 1)
     now = dt.datetime.combine(last + dt.timedelta(days=10), dt.time(), dt.UTC).timestamp()
     await storage.bulk_load([StoredReport.from_report(report, now - 86400) for report in items])
-    published = await publish_due(storage, k=K, now=now, retention_days=400)
+    published = await publish_due(storage, privacy="k-anonymity", k=K, now=now, retention_days=400)
     assert len(published) == WEEKS
     return items

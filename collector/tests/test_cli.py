@@ -127,7 +127,9 @@ def test_main_runs_serve(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli.main(["serve", "--port", "0"]) == 0
     assert seen[0].host == "127.0.0.1"
     assert seen[0].database == cli.DEFAULT_DATABASE
-    assert seen[0].k_anonymity == 5
+    assert seen[0].privacy is None  # differential privacy, unless --k-anonymity is given
+    assert seen[0].k_anonymity is None
+    assert seen[0].rho is None
     assert seen[0].retention_days == 400
 
 

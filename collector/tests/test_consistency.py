@@ -92,7 +92,9 @@ async def test_reports_of_one_installation_in_parallel_count_it_once(
 
 
 async def test_deleted_installation_is_refused_and_never_stored(storage: Storage) -> None:
-    settings = Settings(k_anonymity=1, purge_interval=0, publish_interval=0, clock=fixed_clock)
+    settings = Settings(
+        privacy="k-anonymity", k_anonymity=1, purge_interval=0, publish_interval=0, clock=fixed_clock
+    )
     async with TestClient(TestServer(create_app(storage, settings))) as client:
         report = make_report()
         installation = report["installation_id"]

@@ -128,21 +128,27 @@ async def test_insights_are_computed_once_per_state_of_the_publications(
 
     monkeypatch.setattr(storage, "published_stats", counted)
     client = await open_client(
-        create_app(storage, Settings(k_anonymity=2, purge_interval=0, publish_interval=0))
+        create_app(
+            storage, Settings(privacy="k-anonymity", k_anonymity=2, purge_interval=0, publish_interval=0)
+        )
     )
     try:
         for monday in (dt.date(2025, 4, 21), dt.date(2025, 4, 28)):
             for _ in range(2):
                 report = revision_2(make_report(period=week_period(monday)))
                 await storage.submit_report(report, now=dt.datetime(2025, 5, 5, tzinfo=dt.UTC).timestamp())
-        await publish_due(storage, k=2, now=dt.datetime(2025, 5, 1, tzinfo=dt.UTC).timestamp())
+        await publish_due(
+            storage, privacy="k-anonymity", k=2, now=dt.datetime(2025, 5, 1, tzinfo=dt.UTC).timestamp()
+        )
         first = json.loads(await (await client.get("/v1/integrations/bambu")).text())
         assert first["weeks"] == ["2025-W17"]
         assert (await client.get("/integrations/bambu")).status == 200
         assert (await client.get("/v1/integrations")).status == 200
         assert (await client.get("/")).status == 200
         assert loads == [52, 52]  # at the start (nothing published), then once for all of them
-        await publish_due(storage, k=2, now=dt.datetime(2025, 5, 8, tzinfo=dt.UTC).timestamp())
+        await publish_due(
+            storage, privacy="k-anonymity", k=2, now=dt.datetime(2025, 5, 8, tzinfo=dt.UTC).timestamp()
+        )
         second = json.loads(await (await client.get("/v1/integrations/bambu")).text())
         assert second["weeks"] == ["2025-W17", "2025-W18"]
         assert second["installations"] == [2, 2]
@@ -155,7 +161,7 @@ async def test_the_cache_is_shared_by_concurrent_requests(storage: Storage) -> N
     cache = InsightCache()
     first = await cache.get(storage)
     assert isinstance(first, Insights)
-    assert first.index() == {"k_anonymity": None, "weeks": [], "integrations": []}
+    assert first.index() == {"privacy": None, "k_anonymity": None, "weeks": [], "integrations": []}
     assert await cache.get(storage) is first
 
 
@@ -227,7 +233,9 @@ async def test_the_insights_are_computed_at_startup(
 
     monkeypatch.setattr(storage, "published_stats", counted)
     client = await open_client(
-        create_app(storage, Settings(k_anonymity=2, purge_interval=0, publish_interval=0))
+        create_app(
+            storage, Settings(privacy="k-anonymity", k_anonymity=2, purge_interval=0, publish_interval=0)
+        )
     )
     await client.close()
     assert loads == [52]
@@ -237,7 +245,9 @@ async def test_the_insights_are_computed_at_startup(
 
     monkeypatch.setattr(storage, "publication_state", broken)
     client = await open_client(
-        create_app(storage, Settings(k_anonymity=2, purge_interval=0, publish_interval=0))
+        create_app(
+            storage, Settings(privacy="k-anonymity", k_anonymity=2, purge_interval=0, publish_interval=0)
+        )
     )
     try:
         assert (await client.get("/healthz")).status == 200

@@ -52,7 +52,9 @@ async def _get(client: Client, path: str, status: int = 200) -> str:
 async def test_insights_of_52_published_weeks(storage: Storage) -> None:
     await seed_published_weeks(storage)
     client = await open_client(
-        create_app(storage, Settings(k_anonymity=K, purge_interval=0, publish_interval=0))
+        create_app(
+            storage, Settings(privacy="k-anonymity", k_anonymity=K, purge_interval=0, publish_interval=0)
+        )
     )
     try:
         index_text = await _get(client, "/v1/integrations")
@@ -136,7 +138,9 @@ async def test_insights_of_52_published_weeks(storage: Storage) -> None:
 
 async def _client(storage: Storage, k: int = K) -> Client:
     return await open_client(
-        create_app(storage, Settings(k_anonymity=k, purge_interval=0, publish_interval=0))
+        create_app(
+            storage, Settings(privacy="k-anonymity", k_anonymity=k, purge_interval=0, publish_interval=0)
+        )
     )
 
 
@@ -144,6 +148,7 @@ async def test_integrations_without_published_weeks_are_404(storage: Storage) ->
     client = await _client(storage)
     try:
         assert json.loads(await _get(client, "/v1/integrations")) == {
+            "privacy": None,
             "k_anonymity": None,
             "weeks": [],
             "integrations": [],

@@ -43,7 +43,7 @@ def _empty_report() -> dict[str, Any]:
 
 
 async def _stats(storage: Storage, k: int) -> tuple[str, dict[str, Any]]:
-    settings = Settings(k_anonymity=k, purge_interval=0, publish_interval=0)
+    settings = Settings(privacy="k-anonymity", k_anonymity=k, purge_interval=0, publish_interval=0)
     async with TestClient(TestServer(create_app(storage, settings))) as client:
         response = await client.get("/v1/stats")
         assert response.status == 200
@@ -60,27 +60,29 @@ async def _submit_all(storage: Storage, reports: list[dict[str, Any]], now: floa
 async def test_a_week_is_published_only_after_it_closed_and_the_delay(storage: Storage) -> None:
     assert publication_time("2025-W18", 3) == DUE
     await _submit_all(storage, [make_report() for _ in range(3)])
-    assert await publish_due(storage, k=3, now=DUE - 1) == []
+    assert await publish_due(storage, privacy="k-anonymity", k=3, now=DUE - 1) == []
     assert (await _stats(storage, 3))[1]["weeks"] == []
-    assert await publish_due(storage, k=3, now=DUE) == ["2025-W18"]
+    assert await publish_due(storage, privacy="k-anonymity", k=3, now=DUE) == ["2025-W18"]
     stats = (await _stats(storage, 3))[1]
     assert [week["week"] for week in stats["weeks"]] == ["2025-W18"]
     assert stats["weeks"][0]["installations"] == 3
     assert stats["weeks"][0]["published_at"] == "2025-05-08"
     assert stats["publication_delay_days"] == 3
     # Published once: running it again writes nothing.
-    assert await publish_due(storage, k=3, now=DUE + 86400) == []
+    assert await publish_due(storage, privacy="k-anonymity", k=3, now=DUE + 86400) == []
     # The delay is a setting.
     await _submit_all(storage, [make_report(period=week_period(W18 + dt.timedelta(days=7)))])
-    assert await publish_due(storage, k=1, delay_days=5, now=DUE + 7 * 86400) == []
-    assert await publish_due(storage, k=1, delay_days=5, now=DUE + 10 * 86400) == ["2025-W19"]
+    assert await publish_due(storage, privacy="k-anonymity", k=1, delay_days=5, now=DUE + 7 * 86400) == []
+    assert await publish_due(storage, privacy="k-anonymity", k=1, delay_days=5, now=DUE + 10 * 86400) == [
+        "2025-W19"
+    ]
 
 
 async def test_one_report_or_deletion_changes_nothing_published(storage: Storage) -> None:
     """The differencing attack: read, let one installation report or be deleted, read again."""
     reports = [make_report() for _ in range(5)]
     await _submit_all(storage, reports)
-    await publish_due(storage, k=5, now=DUE)
+    await publish_due(storage, privacy="k-anonymity", k=5, now=DUE)
     before, stats = await _stats(storage, 5)
     assert stats["weeks"][0]["installations"] == 5
     # A late report of the published week, a report of a week not published yet, and a deletion.
@@ -88,7 +90,7 @@ async def test_one_report_or_deletion_changes_nothing_published(storage: Storage
     await storage.submit_report(victim, now=DUE + 60)
     await storage.submit_report(make_report(period=current_period()))
     await storage.delete_installation(reports[0]["installation_id"])
-    assert await publish_due(storage, k=5, now=DUE + 120) == []
+    assert await publish_due(storage, privacy="k-anonymity", k=5, now=DUE + 120) == []
     after, stats_after = await _stats(storage, 5)
     # Only the count of late reports moved: the victim's report came after publication.
     assert stats_after["weeks"][0]["late_reports"] == 1
@@ -98,7 +100,7 @@ async def test_one_report_or_deletion_changes_nothing_published(storage: Storage
 async def test_late_reports_are_stored_and_counted_not_published(storage: Storage) -> None:
     """A report after its week's publication: stored, not in the snapshot, counted as late."""
     await _submit_all(storage, [make_report() for _ in range(3)])
-    assert await publish_due(storage, k=3, now=DUE) == ["2025-W18"]
+    assert await publish_due(storage, privacy="k-anonymity", k=3, now=DUE) == ["2025-W18"]
     text, stats = await _stats(storage, 3)
     assert stats["weeks"][0]["late_reports"] == 0
     # On time: received just before the publication (counted); late: just after it.
@@ -116,7 +118,7 @@ async def test_late_reports_are_stored_and_counted_not_published(storage: Storag
     # A later week knows nothing of them; deleting one takes it out of the count.
     await storage.delete_installation(late[0]["installation_id"])
     assert (await _stats(storage, 3))[1]["weeks"][0]["late_reports"] == 2
-    settings = Settings(k_anonymity=3, purge_interval=0, publish_interval=0)
+    settings = Settings(privacy="k-anonymity", k_anonymity=3, purge_interval=0, publish_interval=0)
     async with TestClient(TestServer(create_app(storage, settings))) as client:
         page = await (await client.get("/")).text()
     assert "late reports (not counted)" in page
@@ -153,7 +155,7 @@ async def test_every_published_number_passes_k(storage: Storage) -> None:
         )
     )
     await _submit_all(storage, reports)
-    await publish_due(storage, k=k, now=DUE)
+    await publish_due(storage, privacy="k-anonymity", k=k, now=DUE)
     text, stats = await _stats(storage, k)
     week = stats["weeks"][0]
     assert week["installations"] == 5
@@ -183,13 +185,13 @@ async def test_every_published_number_passes_k(storage: Storage) -> None:
 
 async def test_week_of_one_real_and_empty_installations_is_withheld(storage: Storage) -> None:
     await _submit_all(storage, [make_report()] + [_empty_report() for _ in range(4)])
-    assert await publish_due(storage, k=5, now=DUE) == ["2025-W18"]
+    assert await publish_due(storage, privacy="k-anonymity", k=5, now=DUE) == ["2025-W18"]
     _, stats = await _stats(storage, 5)
     assert stats["weeks"] == []
     assert stats["suppressed_weeks"] == 1
     # Withheld for good: a fifth real installation reporting late does not publish it.
     await _submit_all(storage, [make_report()], now=DUE + 60)
-    assert await publish_due(storage, k=5, now=DUE + 120) == []
+    assert await publish_due(storage, privacy="k-anonymity", k=5, now=DUE + 120) == []
     assert (await _stats(storage, 5))[1]["suppressed_weeks"] == 1
 
 
@@ -204,7 +206,7 @@ async def test_publication_is_bounded(storage: Storage) -> None:
     for monday in (dt.date(1, 1, 1), dt.date(9999, 12, 20)):
         items.append(StoredReport.from_report(make_report(period=week_period(monday)), now))
     await storage.bulk_load(items)
-    assert await publish_due(storage, k=1, now=DUE, retention_days=30) == ["2025-W18"]
+    assert await publish_due(storage, privacy="k-anonymity", k=1, now=DUE, retention_days=30) == ["2025-W18"]
     assert len(due_weeks(DUE, 2, retention_days=1e12)) == MAX_WEEKS
     week = (await _stats(storage, 1))[1]["weeks"][0]
     assert len(week["events"]) == MAX_KEYS + 1  # and "other"
@@ -255,7 +257,9 @@ async def test_new_installations_per_week_are_limited(make_storage: Any) -> None
         assert (await limited.submit_report(make_report(third), now=next_week)).outcome is Outcome.ACCEPTED
         assert await limited.count_reports() == 5
         # Over HTTP: 429 with a reason and a Retry-After.
-        app = create_app(limited, Settings(k_anonymity=1, purge_interval=0, publish_interval=0))
+        app = create_app(
+            limited, Settings(privacy="k-anonymity", k_anonymity=1, purge_interval=0, publish_interval=0)
+        )
         async with TestClient(TestServer(app)) as client:
             fresh = _ids_in_one_shard(40)[4:]
             statuses = []
@@ -279,7 +283,9 @@ async def test_publication_loop_runs_in_the_server(storage: Storage) -> None:
     today = dt.datetime.now(dt.UTC).date()
     monday = today - dt.timedelta(days=today.weekday() + 14)  # a week that is due, whatever today is
     await _submit_all(storage, [make_report(period=week_period(monday)) for _ in range(2)], time.time())
-    app = create_app(storage, Settings(k_anonymity=2, purge_interval=0, publish_interval=0.05))
+    app = create_app(
+        storage, Settings(privacy="k-anonymity", k_anonymity=2, purge_interval=0, publish_interval=0.05)
+    )
     async with TestClient(TestServer(app)) as client:
         for _ in range(200):
             if (await (await client.get("/v1/stats")).json())["weeks"]:
@@ -301,7 +307,7 @@ async def test_rare_error_components_are_one_other_of_k_installations(storage: S
         for index in range(3)
     ]
     await _submit_all(storage, reports)
-    await publish_due(storage, k=3, now=DUE)
+    await publish_due(storage, privacy="k-anonymity", k=3, now=DUE)
     text, stats = await _stats(storage, 3)
     assert stats["weeks"][0]["errors"] == {
         "bambu": {
@@ -318,7 +324,7 @@ async def test_rare_error_components_are_one_other_of_k_installations(storage: S
 
 async def test_a_week_without_rare_keys_needs_no_scan(storage: Storage) -> None:
     await _submit_all(storage, [make_report() for _ in range(2)])
-    assert await publish_due(storage, k=2, now=DUE) == ["2025-W18"]
+    assert await publish_due(storage, privacy="k-anonymity", k=2, now=DUE) == ["2025-W18"]
     week = (await _stats(storage, 2))[1]["weeks"][0]
     assert "other" not in week["printer_types"]
     assert week["printers"] == 4
@@ -328,7 +334,7 @@ async def test_section_counts_below_k_are_withheld(storage: Storage) -> None:
     reports = [make_report() for _ in range(3)]
     del reports[0]["events"]
     await _submit_all(storage, reports)
-    await publish_due(storage, k=3, now=DUE)
+    await publish_due(storage, privacy="k-anonymity", k=3, now=DUE)
     week = (await _stats(storage, 3))[1]["weeks"][0]
     assert week["sections"] == {
         "printer_fleet": 3,
@@ -346,7 +352,7 @@ async def test_published_statistics_match_the_api_description(storage: Storage) 
     from usage_stats_collector.openapi import openapi_document
 
     await _submit_all(storage, [revision_2(make_report()) for _ in range(2)] + [_empty_report()])
-    await publish_due(storage, k=2, now=DUE)
+    await publish_due(storage, privacy="k-anonymity", k=2, now=DUE)
     stats = (await _stats(storage, 2))[1]
     assert len(stats["weeks"]) == 1
     assert stats["weeks"][0]["integrations"]["bambu"]["versions"] == {

@@ -18,7 +18,7 @@ DUE = dt.datetime(2025, 5, 8, tzinfo=dt.UTC).timestamp()
 async def _week(storage: Storage, reports: list[dict[str, Any]], k: int) -> tuple[str, dict[str, Any]]:
     for report in reports:
         assert (await storage.submit_report(report, now=RECEIVED)).outcome is Outcome.ACCEPTED
-    assert await publish_due(storage, k=k, now=DUE) == ["2025-W18"]
+    assert await publish_due(storage, privacy="k-anonymity", k=k, now=DUE) == ["2025-W18"]
     ((_, text),) = await storage.published_stats(1)
     return text, json.loads(text)
 
@@ -99,7 +99,7 @@ async def test_versions_are_bounded_newest_first(storage: Storage) -> None:
         report["printer_fleet"]["integrations"]["bambu"]["version"] = f"1.{index}.0"
         items.append(StoredReport.from_report(report, RECEIVED))
     await storage.bulk_load(items)
-    assert await publish_due(storage, k=1, now=DUE) == ["2025-W18"]
+    assert await publish_due(storage, privacy="k-anonymity", k=1, now=DUE) == ["2025-W18"]
     ((_, text),) = await storage.published_stats(1)
     week = json.loads(text)
     versions = week["integrations"]["bambu"]["versions"]

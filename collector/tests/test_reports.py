@@ -206,7 +206,7 @@ async def test_parallel_posts_of_one_submission_store_it_once(
 ) -> None:
     # Two app instances on one database, like two processes behind a load balancer.
     storages = [await make_storage(), await make_storage()]
-    settings = Settings(k_anonymity=1, purge_interval=0, clock=fixed_clock)
+    settings = Settings(privacy="k-anonymity", k_anonymity=1, purge_interval=0, clock=fixed_clock)
     clients = [TestClient(TestServer(create_app(s, settings))) for s in storages]
     for test_client in clients:
         await test_client.start_server()
@@ -262,7 +262,7 @@ async def test_sections_left_out_are_counted_per_section(client: Client, storage
     assert totals[(week, "printers", "")][1] == 1
 
     due = dt.datetime(2025, 5, 8, tzinfo=dt.UTC).timestamp()
-    assert await publish_due(storage, k=1, now=due) == [week]
+    assert await publish_due(storage, privacy="k-anonymity", k=1, now=due) == [week]
     stats = await (await client.get("/v1/stats")).json()
     assert stats["weeks"][0]["sections"] == {
         "printer_fleet": 1,

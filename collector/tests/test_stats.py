@@ -21,7 +21,11 @@ TOKEN = "s3cret-token"
 
 async def _client(storage: Storage, **settings: Any) -> Client:
     test_client: Client = TestClient(
-        TestServer(create_app(storage, Settings(purge_interval=0, clock=fixed_clock, **settings)))
+        TestServer(
+            create_app(
+                storage, Settings(privacy="k-anonymity", purge_interval=0, clock=fixed_clock, **settings)
+            )
+        )
     )
     await test_client.start_server()
     return test_client
@@ -37,7 +41,11 @@ async def test_stats_page_renders(storage: Storage) -> None:
             for _ in range(2):
                 await storage.submit_report(make_report(period={"start": start, "end": start, "days": 1}))
         await publish_due(
-            storage, k=2, now=dt.datetime(2025, 5, 20, tzinfo=dt.UTC).timestamp(), retention_days=60
+            storage,
+            privacy="k-anonymity",
+            k=2,
+            now=dt.datetime(2025, 5, 20, tzinfo=dt.UTC).timestamp(),
+            retention_days=60,
         )
         response = await test_client.get("/")
         assert response.status == 200

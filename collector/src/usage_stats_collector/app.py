@@ -21,7 +21,9 @@ from .intake import MAX_BODY_BYTES, ClientGoneError, RequestError, period_proble
 from .openapi import openapi_document
 from .otlp import OtlpError, otlp_to_report
 from .page import render_page
+from .privacy_dp import DEFAULT_RHO
 from .publication import DEFAULT_DELAY_DAYS, publish_due, stats_document
+from .publication_dp import DP
 from .schema import validate_deletion, validate_report
 from .storage import Outcome, Storage
 
@@ -53,6 +55,10 @@ def _utcnow() -> dt.datetime:
 class Settings:
     """Runtime settings of one collector process."""
 
+    # The rule new weeks are published under: "dp" (differential privacy at the weekly budget
+    # ``rho``) or "k-anonymity" (with ``k_anonymity``).
+    privacy: str = DP
+    rho: float = DEFAULT_RHO
     k_anonymity: int = 5
     retention_days: float = 400
     admin_token: str | None = None
@@ -171,12 +177,16 @@ async def post_deletion(request: web.Request) -> web.Response:
 async def _stats(request: web.Request) -> str:
     settings = request.app[SETTINGS_KEY]
     return await stats_document(
-        request.app[STORAGE_KEY], settings.k_anonymity, settings.publication_delay_days
+        request.app[STORAGE_KEY],
+        settings.k_anonymity,
+        settings.publication_delay_days,
+        privacy=settings.privacy,
+        rho=settings.rho,
     )
 
 
 async def get_stats(request: web.Request) -> web.Response:
-    """GET /v1/stats: the published weeks (fixed k-anonymous snapshots), newest first."""
+    """GET /v1/stats: the published weeks (fixed snapshots), newest first, and the privacy ledger."""
     return web.Response(text=await _stats(request), content_type="application/json")
 
 
@@ -214,10 +224,13 @@ async def _integration(request: web.Request) -> tuple[Insights, str, dict[str, A
         else None
     )
     if document is None:
-        k = request.app[SETTINGS_KEY].k_anonymity
-        raise RequestError(
-            404, f"no published statistics for this integration (it needs {k} installations in a week)"
+        settings = request.app[SETTINGS_KEY]
+        needs = (
+            "enough installations in a week to pass the noisy threshold"
+            if settings.privacy == DP
+            else f"{settings.k_anonymity} installations in a week"
         )
+        raise RequestError(404, f"no published statistics for this integration (it needs {needs})")
     return insights, domain, document
 
 
@@ -319,6 +332,8 @@ async def _publish_periodically(app: web.Application) -> AsyncIterator[None]:
                 weeks = await publish_due(
                     storage,
                     k=settings.k_anonymity,
+                    privacy=settings.privacy,
+                    rho=settings.rho,
                     delay_days=settings.publication_delay_days,
                     retention_days=settings.retention_days,
                 )

@@ -17,7 +17,9 @@ from sqlalchemy.exc import ArgumentError
 
 from . import __version__
 from .app import Settings, create_app
+from .privacy_dp import DEFAULT_RHO
 from .publication import DEFAULT_DELAY_DAYS
+from .publication_dp import DP, K_ANONYMITY, PRIVACY_RULES, weekly_rho
 from .server import (
     DEFAULT_HEADER_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
@@ -29,6 +31,7 @@ from .server import (
 from .storage import Storage, normalize_url
 
 DEFAULT_DATABASE = "sqlite:///usage_stats_collector.db"
+DEFAULT_K = 5
 TOKEN_ENV = "USAGE_STATS_COLLECTOR_ADMIN_TOKEN"  # noqa: S105 - the name of a variable
 _LOGGER = logging.getLogger("usage_stats_collector")
 
@@ -62,7 +65,23 @@ def _parser() -> argparse.ArgumentParser:
         help=f"database URL (default {DEFAULT_DATABASE})",
     )
     serve.add_argument(
-        "--k-anonymity", type=int, default=5, help="publish values of at least k installations"
+        "--privacy",
+        choices=PRIVACY_RULES,
+        default=None,
+        help="the rule new weeks are published under: dp (differential privacy, the default) or "
+        "k-anonymity (the default when --k-anonymity is given); published weeks keep theirs",
+    )
+    serve.add_argument(
+        "--rho",
+        type=float,
+        default=None,
+        help=f"dp: the budget of each week in zero-concentrated DP (default {DEFAULT_RHO})",
+    )
+    serve.add_argument(
+        "--k-anonymity",
+        type=int,
+        default=None,
+        help=f"k-anonymity: publish values of at least k installations (default {DEFAULT_K})",
     )
     serve.add_argument(
         "--retention-days", type=float, default=400, help="keep reports this long (default 400)"
@@ -144,10 +163,26 @@ def _admin_token(token_file: Path | None) -> str | None:
     return os.environ.get(TOKEN_ENV, "").strip() or None
 
 
+def _privacy(args: argparse.Namespace) -> tuple[str, float, int]:
+    """The rule, the weekly budget and k: ``--privacy``, or k-anonymity when only k is given."""
+    privacy = args.privacy or (K_ANONYMITY if args.k_anonymity is not None else DP)
+    if privacy == DP and args.k_anonymity is not None:
+        raise SystemExit("--k-anonymity applies to --privacy k-anonymity only")
+    if privacy == K_ANONYMITY and args.rho is not None:
+        raise SystemExit("--rho applies to --privacy dp only")
+    k = DEFAULT_K if args.k_anonymity is None else args.k_anonymity
+    if k < 1:
+        raise SystemExit("--k-anonymity must be at least 1")
+    try:
+        rho = weekly_rho(args.rho)
+    except ValueError as err:
+        raise SystemExit(f"--rho: {err}") from None
+    return privacy, rho, k
+
+
 async def _serve(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM (or until ``stop`` is set)."""
-    if args.k_anonymity < 1:
-        raise SystemExit("--k-anonymity must be at least 1")
+    privacy, rho, k = _privacy(args)
     if args.max_connections < 1 or args.header_timeout <= 0 or args.body_timeout <= 0:
         raise SystemExit("--max-connections, --header-timeout and --body-timeout must be positive")
     token = _admin_token(args.admin_token_file)
@@ -160,7 +195,9 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event | None = None) ->
     )
     await storage.migrate()
     settings = Settings(
-        k_anonymity=args.k_anonymity,
+        privacy=privacy,
+        rho=rho,
+        k_anonymity=k,
         retention_days=args.retention_days,
         admin_token=token,
         purge_interval=args.purge_interval,
@@ -186,9 +223,10 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event | None = None) ->
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     _LOGGER.info(
-        "Collector %s listening on port %d (admin endpoints %s, at most %d connections)",
+        "Collector %s listening on port %d (publishing under %s, admin endpoints %s, at most %d connections)",
         __version__,
         port,
+        f"dp at rho {rho:g} a week" if privacy == DP else f"k-anonymity with k = {k}",
         "enabled" if token else "disabled",
         max_connections,
     )

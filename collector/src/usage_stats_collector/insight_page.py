@@ -2,7 +2,8 @@
 
 Rendered from the documents of ``insights.py`` only; no script, charts as inline SVG, each chart with
 a table of the same numbers, and every text escaped. A missing value (not published that week:
-fewer than k installations) is a dash, never a zero. Count cells are ``<td class="n">``.
+fewer than k installations; or a rate over a noisy zero) is a dash, never a zero. Count cells are
+``<td class="n">``.
 """
 
 from __future__ import annotations
@@ -156,14 +157,21 @@ def _errors(doc: Mapping[str, Any]) -> str:
 
 def render_integration(doc: Mapping[str, Any]) -> str:
     """The insight page of one printer integration."""
-    domain, weeks, k = doc["domain"], doc["weeks"], doc["k_anonymity"]
+    domain, weeks = doc["domain"], doc["weeks"]
     data = f"/v1/integrations/{escape(domain)}"
+    if doc.get("privacy") == "dp":
+        rule = (
+            "every count is a differentially private count of the weeks it sums (noise drawn once, "
+            "when each week was published; its 95 % intervals are in the week's statistics), so a "
+            "share or rate of noisy counts is approximate and can pass 100 %"
+        )
+    else:
+        rule = f"every count comes from at least {doc['k_anonymity']} installations (each week's own k)"
     intro = (
         f'<p class="muted">Printer type {escape(doc["printer_type"] or "unknown")}. Computed only from '
-        f"the published weekly statistics, weeks {escape(weeks[0])} to {escape(weeks[-1])}: every count "
-        f"comes from at least {k} installations (each week's own k), and a value a week did not publish "
-        f'is a dash, never a zero. Machine-readable: <a href="{data}">{data}</a>; all statistics: '
-        '<a href="/">the main page</a>.</p>'
+        f"the published weekly statistics, weeks {escape(weeks[0])} to {escape(weeks[-1])}: {rule}, and a "
+        "value a week did not publish is a dash, never a zero. Machine-readable: "
+        f'<a href="{data}">{data}</a>; all statistics: <a href="/">the main page</a>.</p>'
     )
     body = "".join(
         [

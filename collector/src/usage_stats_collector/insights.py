@@ -1,10 +1,13 @@
 """Insights for the authors of printer integrations, computed only from the published weeks.
 
-Everything here is read from the fixed, k-anonymous weekly snapshots (``usage_published_weeks``) of
-the newest :data:`MAX_INSIGHT_WEEKS` published weeks, never from reports or aggregates: every count
-shown is a published count (at least k installations, by that week's k) or a sum of them, and rates
-are ratios of published counts. A value a week withheld (fewer than k installations) is missing
-from that week, never estimated.
+Everything here is read from the fixed weekly snapshots (``usage_published_weeks``) of the newest
+:data:`MAX_INSIGHT_WEEKS` published weeks, never from reports or aggregates: every count shown is a
+published count or a sum of them, and rates are ratios of published counts. Under k-anonymity a
+published count comes from at least k installations (by that week's k), and a value a week withheld
+(fewer than k installations) is missing from that week, never estimated. Under differential privacy
+the insights are post-processing of the noisy published numbers: they spend no budget and reveal
+nothing the weeks did not (a ratio of noisy counts can pass 100 %, and a rate over a noisy zero is
+missing).
 
 Published weeks never change and are only ever added, so the insights are computed once per state
 of the publications (:meth:`Storage.publication_state`) and kept by :class:`InsightCache`.
@@ -36,8 +39,9 @@ Week = Mapping[str, Any]
 Series = list[int | None]
 
 
-def _percent(part: float, whole: float) -> float:
-    return round(100.0 * part / whole, 1)
+def _percent(part: float, whole: float) -> float | None:
+    """``part`` in % of ``whole``; None without a whole (a noisy count can be 0)."""
+    return round(100.0 * part / whole, 1) if whole > 0 else None
 
 
 def _domain_cells(weeks: Sequence[Week], domain: str) -> list[Mapping[str, Any] | None]:
@@ -176,7 +180,8 @@ def _errors(weeks: Sequence[Week], domain: str, cells: Sequence[Mapping[str, Any
         per_100: dict[str, float | None] = {}
         for version in versions:
             count = errors.get(version, {}).get(error_type)
-            per_100[version] = None if count is None else round(100.0 * count / installations[version], 2)
+            base = installations[version]
+            per_100[version] = None if count is None or base <= 0 else round(100.0 * count / base, 2)
         now, before = per_100.get(newest or ""), per_100.get(previous or "")
         mark = None
         if error_type != OTHER and previous is not None and now is not None:
@@ -202,7 +207,10 @@ class Insights:
         self.state = state
         self.weeks = list(weeks)
         self.names = [str(week["week"]) for week in self.weeks]
-        self.k = int(self.weeks[-1]["k_anonymity"]) if self.weeks else None
+        newest = self.weeks[-1] if self.weeks else {}
+        # The rule of the newest week (dp weeks carry their budget under "dp"; k-anonymous ones a k).
+        self.privacy: str | None = ("dp" if "dp" in newest else "k-anonymity") if newest else None
+        self.k = None if newest.get("k_anonymity") is None else int(newest["k_anonymity"])
         self.installations: dict[str, Series] = {}
         for week in self.weeks:
             for domain in week.get("integrations", {}):
@@ -238,6 +246,7 @@ class Insights:
     def index(self) -> dict[str, Any]:
         """``/v1/integrations``: the published integrations and their installations per week."""
         return {
+            "privacy": self.privacy,
             "k_anonymity": self.k,
             "weeks": self.names,
             "integrations": [
@@ -260,6 +269,7 @@ class Insights:
         type_ = _printer_type(cells)
         return {
             "domain": domain,
+            "privacy": self.privacy,
             "k_anonymity": self.k,
             "printer_type": type_,
             "weeks": self.names,

@@ -68,15 +68,32 @@ aggregates = Table(
     PrimaryKeyConstraint("week", "metric", "key", "shard", name="pk_usage_aggregates"),
 )
 
-# The public statistics of each week, written once when the week is published and never changed.
+# The public statistics of each week, written once when the week is published and never changed
+# (but for ``late_reports`` of a differentially private week: set once, a week later).
 published_weeks = Table(
     "usage_published_weeks",
     metadata,
     Column("week", String(8), primary_key=True),
     Column("published_at", Float, nullable=False),
-    Column("k_anonymity", Integer, nullable=False),
+    # The rule the week was published under: "k-anonymity" (with its k) or "dp".
+    Column("privacy", String(16), nullable=False, server_default="k-anonymity"),
+    Column("k_anonymity", Integer, nullable=True),
     # The week's statistics as JSON; NULL when the week was withheld (fewer than k installations).
     Column("stats", Text, nullable=True),
+    # dp: what the week spent (zCDP rho, and the δ of its thresholds) and its ledger.
+    Column("rho", Float, nullable=True),
+    Column("delta", Float, nullable=True),
+    Column("ledger", String(16), nullable=True),
+    # dp: the noisy count of installations that reported the week late, released once.
+    Column("late_reports", Integer, nullable=True),
+)
+
+# The ledgers of differentially private weeks (mechanism, budget, caps, noise), each stored once.
+privacy_ledgers = Table(
+    "usage_privacy_ledgers",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("ledger", Text, nullable=False),
 )
 
 # Installations seen for the first time, per ISO week of receipt and shard (the optional limit of

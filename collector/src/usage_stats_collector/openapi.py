@@ -93,12 +93,26 @@ def _published_schemas() -> dict[str, Any]:
     return {
         "Cell": {
             "type": "object",
-            "description": "A published value: the sum of at least k installations' values and their number.",
+            "description": (
+                "A published value: the sum of the installations' values and their number. Under "
+                "k-anonymity both are exact, of at least k installations; under differential privacy both "
+                "are noisy, with the half-widths of their 95 % intervals under `ci95`. `installations` is "
+                "null for a differentially private `other` (unknown without spending budget)."
+            ),
             "required": ["total", "installations"],
             "properties": {
                 "total": {"type": "integer", "minimum": 0},
-                "installations": {"type": ["integer", "null"], "minimum": 1},
+                "installations": {"type": ["integer", "null"], "minimum": 0},
+                "ci95": _ref("Interval"),
             },
+        },
+        "Interval": {
+            "type": "object",
+            "description": (
+                "Differential privacy: the half-width of the 95 % interval of each number of the same name "
+                "(the noise only; clipping to the caps only lowers a number); null where the number is."
+            ),
+            "additionalProperties": _nullable("number"),
         },
         "Cells": _map(_ref("Cell")),
         "IntegrationCell": {
@@ -134,6 +148,11 @@ def _published_schemas() -> dict[str, Any]:
 
 
 _WEEKS = {"type": "array", "maxItems": 52, "items": {"type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$"}}
+_PRIVACY = {"enum": ["dp", "k-anonymity"]}
+_PRIVACY_OF_NEWEST = {
+    "enum": ["dp", "k-anonymity", None],
+    "description": "The rule the newest of the weeks was published under (null: no week).",
+}
 _SERIES = {"type": "array", "maxItems": 52, "items": _nullable("integer")}
 _RATES = {"type": "array", "maxItems": 52, "items": _nullable("number")}
 
@@ -149,8 +168,9 @@ def _insight_schemas() -> dict[str, Any]:
         "IntegrationIndex": {
             "type": "object",
             "description": "The printer integrations of the newest published weeks (oldest week first).",
-            "required": ["k_anonymity", "weeks", "integrations"],
+            "required": ["privacy", "k_anonymity", "weeks", "integrations"],
             "properties": {
+                "privacy": _PRIVACY_OF_NEWEST,
                 "k_anonymity": _nullable("integer"),
                 "weeks": _WEEKS,
                 "integrations": {
@@ -174,10 +194,13 @@ def _insight_schemas() -> dict[str, Any]:
             "description": (
                 "One printer integration over the newest published weeks (at most 52, oldest first), "
                 "computed only from the published snapshots: a series has null where a week did not "
-                "publish the value (fewer than k installations)."
+                "publish the value (fewer than k installations, or below the noisy threshold). Under "
+                "differential privacy it is post-processing of the noisy published numbers (no budget "
+                "spent); a rate over a noisy zero is null."
             ),
             "required": [
                 "domain",
+                "privacy",
                 "k_anonymity",
                 "printer_type",
                 "weeks",
@@ -191,7 +214,8 @@ def _insight_schemas() -> dict[str, Any]:
             ],
             "properties": {
                 "domain": {"type": "string"},
-                "k_anonymity": {"type": "integer", "minimum": 1},
+                "privacy": _PRIVACY_OF_NEWEST,
+                "k_anonymity": {"type": ["integer", "null"], "minimum": 1},
                 "printer_type": _nullable("string"),
                 "weeks": _WEEKS,
                 "installations": _SERIES,
@@ -305,70 +329,150 @@ def openapi_document() -> dict[str, Any]:
         "Stats": {
             "type": "object",
             "description": (
-                "The published weeks, newest first (at most 104): each a k-anonymous snapshot written "
-                "once, after the week ended and the publication delay passed, and never changed; "
-                "see the collector README."
+                "The published weeks, newest first (at most 104): each a snapshot written once, after "
+                "the week ended and the publication delay passed, and never changed, under the privacy "
+                "rule it states (`privacy`): differential privacy (noisy numbers with their 95 % "
+                "intervals, the week's budget under `dp`, its ledger in `ledgers`) or k-anonymity (exact "
+                "numbers of at least k installations). See the collector README."
             ),
-            "required": ["k_anonymity", "publication_delay_days", "suppressed_weeks", "weeks"],
+            "required": [
+                "privacy",
+                "k_anonymity",
+                "rho",
+                "publication_delay_days",
+                "suppressed_weeks",
+                "budget",
+                "ledgers",
+                "weeks",
+            ],
             "properties": {
-                "k_anonymity": {"type": "integer", "minimum": 1},
+                "privacy": {**_PRIVACY, "description": "The rule new weeks are published under."},
+                "k_anonymity": {
+                    "type": ["integer", "null"],
+                    "minimum": 1,
+                    "description": "k of new weeks under k-anonymity (null under dp).",
+                },
+                "rho": {
+                    "type": ["number", "null"],
+                    "exclusiveMinimum": 0,
+                    "description": "dp: the budget of each new week, in zCDP (null otherwise).",
+                },
                 "publication_delay_days": {"type": "number", "minimum": 0},
                 "suppressed_weeks": {"type": "integer", "minimum": 0},
-                "weeks": {
-                    "type": "array",
-                    "maxItems": 104,
-                    "items": {
-                        "type": "object",
-                        "required": [
-                            "week",
-                            "published_at",
-                            "k_anonymity",
-                            "installations",
-                            "reports",
-                            "late_reports",
-                        ],
-                        "properties": {
-                            "week": {"type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$"},
-                            "published_at": {"type": "string", "format": "date"},
-                            "late_reports": {
-                                "type": "integer",
-                                "minimum": 0,
-                                "description": (
-                                    "Reports of the week stored after it was published: in no number "
-                                    "of the week (which never changes), counted when read."
-                                ),
-                            },
-                            "k_anonymity": {"type": "integer", "minimum": 1},
-                            "installations": {"type": "integer", "minimum": 1},
-                            "reports": {"type": "integer", "minimum": 1},
-                            "printers": {"type": ["integer", "null"]},
-                            "integrations": {
-                                **_map(_ref("IntegrationCell")),
-                                "description": "Since report revision 2: printers per printer integration.",
-                            },
-                            "printer_models": {
-                                **_map(_ref("Cells")),
-                                "description": "Since revision 2: printers per model, per printer type.",
-                            },
-                            "printer_firmware": {
-                                **_map(_ref("Cells")),
-                                "description": "Since revision 2: printers per firmware version, per type.",
-                            },
-                            "jobs": {
-                                "type": "object",
-                                "properties": {
-                                    "by_model": {
-                                        **_map(_ref("Cells")),
-                                        "description": (
-                                            "Since report revision 2: per outcome, jobs per `<type>.<model>`."
-                                        ),
-                                    }
-                                },
-                            },
-                            "errors": _map(_ref("ErrorComponent")),
-                        },
+                "budget": _ref("Budget"),
+                "ledgers": {
+                    **_map(_ref("Ledger")),
+                    "description": "The ledgers of the served dp weeks, by the id each names.",
+                },
+                "weeks": {"type": "array", "maxItems": 104, "items": _ref("Week")},
+            },
+        },
+        "Week": {
+            "type": "object",
+            "required": [
+                "week",
+                "published_at",
+                "privacy",
+                "k_anonymity",
+                "installations",
+                "reports",
+                "late_reports",
+            ],
+            "properties": {
+                "week": {"type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$"},
+                "published_at": {"type": "string", "format": "date"},
+                "privacy": {**_PRIVACY, "description": "The rule the week was published under."},
+                "dp": {
+                    "type": "object",
+                    "description": (
+                        "Differential privacy: what the week spent (zCDP rho; epsilon at delta, by "
+                        "OpenDP's conversion) and the id of its ledger in `ledgers`."
+                    ),
+                    "required": ["rho", "epsilon", "delta", "ledger"],
+                    "properties": {
+                        "rho": {"type": "number", "minimum": 0},
+                        "epsilon": {"type": "number", "minimum": 0},
+                        "delta": {"type": "number", "minimum": 0},
+                        "ledger": {"type": "string"},
                     },
                 },
+                "ci95": _ref("Interval"),
+                "late_reports": {
+                    "type": ["integer", "null"],
+                    "minimum": 0,
+                    "description": (
+                        "k-anonymity: the reports of the week stored after it was published, in no number "
+                        "of the week (which never changes), counted when read. Differential privacy: the "
+                        "installations with such a report, a noisy count released once, a week after the "
+                        "publication (null until then)."
+                    ),
+                },
+                "k_anonymity": {"type": ["integer", "null"], "minimum": 0},
+                "installations": {"type": "integer", "minimum": 0},
+                "reports": {
+                    "type": ["integer", "null"],
+                    "minimum": 1,
+                    "description": "k-anonymity: the reports of the week (null under dp).",
+                },
+                "printers": {"type": ["integer", "null"]},
+                "integrations": {
+                    **_map(_ref("IntegrationCell")),
+                    "description": "Since report revision 2: printers per printer integration.",
+                },
+                "printer_models": {
+                    **_map(_ref("Cells")),
+                    "description": "Since revision 2: printers per model, per printer type.",
+                },
+                "printer_firmware": {
+                    **_map(_ref("Cells")),
+                    "description": "Since revision 2: printers per firmware version, per type.",
+                },
+                "jobs": {
+                    "type": "object",
+                    "properties": {
+                        "by_model": {
+                            **_map(_ref("Cells")),
+                            "description": "Since report revision 2: per outcome, jobs per `<type>.<model>`.",
+                        }
+                    },
+                },
+                "errors": _map(_ref("ErrorComponent")),
+            },
+        },
+        "Budget": {
+            "type": "object",
+            "description": (
+                "What every week ever published under differential privacy spent together: zCDP composes "
+                "by adding, so an installation that reported in all of them lost at most this (one that "
+                "reported in fewer, less). epsilon at delta by OpenDP's conversion; delta is 1e-7 plus "
+                "the thresholds' delta of every week."
+            ),
+            "required": ["dp_weeks", "rho", "epsilon", "delta"],
+            "properties": {
+                "dp_weeks": {"type": "integer", "minimum": 0},
+                "rho": {"type": "number", "minimum": 0},
+                "epsilon": {"type": "number", "minimum": 0},
+                "delta": {"type": "number", "minimum": 0},
+            },
+        },
+        "Ledger": {
+            "type": "object",
+            "description": (
+                "How a differentially private week was released: the mechanism and library, the unit "
+                "protected, the budget (rho in zCDP, epsilon at delta), the caps of each metric (keys "
+                "per installation, the largest value of one key, its share of the budget) and each "
+                "part's sensitivity, noise scale, threshold and 95 % half-width."
+            ),
+            "required": ["mechanism", "library", "unit", "rho", "epsilon", "delta", "caps", "parts"],
+            "properties": {
+                "mechanism": {"type": "string"},
+                "library": {"type": "string"},
+                "unit": {"type": "string"},
+                "rho": {"type": "number"},
+                "epsilon": {"type": "number"},
+                "delta": {"type": "number"},
+                "caps": {"type": "object"},
+                "parts": {"type": "object"},
             },
         },
         **_published_schemas(),
@@ -555,7 +659,8 @@ def openapi_document() -> dict[str, Any]:
             "version": __version__,
             "description": (
                 "The reference collector of the usage_stats Home Assistant integration: it accepts "
-                "pseudonymous weekly reports and publishes k-anonymous aggregates."
+                "pseudonymous weekly reports and publishes weekly aggregates under differential privacy "
+                "(or k-anonymity)."
             ),
             "license": {"name": "MIT", "identifier": "MIT"},
         },

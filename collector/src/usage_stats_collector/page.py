@@ -29,36 +29,55 @@ table.data td.n,table.data td.r{text-align:right;font-variant-numeric:tabular-nu
 """
 
 
-def _fmt(value: int | float | None) -> str:
-    if value is None:  # withheld: fewer than k installations
+def _fmt(value: int | float | None, half_width: float | None = None) -> str:
+    """A number; under differential privacy with its 95 % interval: ``v ± h``, or the interval
+    itself (``lo-hi``, with an en dash) when it is wide for the number (a small count is no more precise than that)."""
+    if value is None:  # withheld (fewer than k installations), or not released
         return "n/a"
+    if half_width is not None and half_width > 0:
+        width = max(1, round(half_width))
+        if value < 2 * width:
+            return f"{max(0, round(value) - width):,}\u2013{round(value) + width:,}"
+        return f"{round(value):,} ±{width:,}"
     return f"{value:,.0f}" if isinstance(value, int) else f"{value:,.1f}"
 
 
-def _bars(rows: Sequence[tuple[str, int | float, str]], css: str = "", unit: str = "") -> str:
-    """Horizontal bars: (label, value, note)."""
+Row = tuple[str, int | float, str, float | None]  # label, value, note, 95 % half-width (dp)
+
+
+def _bars(rows: Sequence[Row], css: str = "", unit: str = "") -> str:
+    """Horizontal bars: (label, value, note, half-width)."""
     if not rows:
         return '<p class="muted">Nothing reported.</p>'
-    top = max(value for _, value, _ in rows) or 1
+    top = max(value for _, value, _, _ in rows) or 1
     out = ['<table class="bars">']
-    for label, value, note in rows:
+    for label, value, note, half_width in rows:
         width = 100.0 * value / top
         title = f' title="{escape(note)}"' if note else ""
         out.append(
             f'<tr{title}><td class="label">{escape(label)}</td>'
             f'<td><div class="bar {css}"><span style="width:{width:.1f}%"></span></div></td>'
-            f'<td class="value">{_fmt(value)}{unit}</td></tr>'
+            f'<td class="value">{_fmt(value, half_width)}{unit}</td></tr>'
         )
     out.append("</table>")
     return "".join(out)
 
 
-def _cells(cells: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, int | float, str]]:
+def _half_width(cell: Mapping[str, Any], name: str = "total") -> float | None:
+    """The 95 % half-width of a number of a dp cell (None: exact, k-anonymity)."""
+    interval = cell.get("ci95")
+    return None if interval is None else interval.get(name)
+
+
+def _cells(cells: Mapping[str, Mapping[str, Any]]) -> list[Row]:
     rows = []
     for key, cell in cells.items():
         installs = cell.get("installations")
-        note = f"{installs} installations" if installs is not None else "folded rare values"
-        rows.append((key, int(cell["total"]), note))
+        if installs is None:
+            note = "folded rare values"
+        else:
+            note = f"{_fmt(installs, _half_width(cell, 'installations'))} installations"
+        rows.append((key, int(cell["total"]), note, _half_width(cell)))
     return sorted(rows, key=lambda row: (row[0] == "other", -row[1], row[0]))
 
 
@@ -92,39 +111,71 @@ def _trend(weeks: list[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
+def _week_kpis(week: Mapping[str, Any], started: int) -> str:
+    """The week's headline numbers (under dp with their intervals) and the rule it was published under."""
+    interval = week.get("ci95", {})
+    if "dp" in week:
+        late = (
+            _fmt(week["late_reports"], interval.get("late_reports"))
+            if week["late_reports"] is not None
+            else "not yet"
+        )
+        budget = week["dp"]
+        rule = (
+            f'<p class="muted">Published under differential privacy: this week spent \u03c1 = {budget["rho"]:.2f} '
+            f"(ε = {budget['epsilon']:.2f} at δ = {budget['delta']:g}). Every number is noisy; ± is its 95 % "
+            "interval (the noise only), a range is a small number's interval.</p>"
+        )
+        reports = f'<div class="kpi"><b>{late}</b>installations that reported late (not counted)</div>'
+    else:
+        rule = (
+            f'<p class="muted">Published under k-anonymity, k = {escape(str(week["k_anonymity"]))}: exact '
+            "numbers, each of at least k installations.</p>"
+        )
+        reports = (
+            f'<div class="kpi"><b>{_fmt(week["reports"])}</b>reports</div>'
+            f'<div class="kpi"><b>{_fmt(week["late_reports"])}</b>late reports (not counted)</div>'
+        )
+    return f"""
+<section class="card"><h2>Week {escape(week["week"])}</h2>
+<div class="kpis"><div class="kpi"><b>{_fmt(week["installations"], interval.get("installations"))}</b>active installations</div>
+{reports}
+<div class="kpi"><b>{_fmt(week["printers"], interval.get("printers"))}</b>printers</div>
+<div class="kpi"><b>{_fmt(started)}</b>jobs started</div></div>{rule}</section>"""
+
+
 def _week_section(week: dict[str, Any]) -> str:
     active = week["installations"] or 1
-    features = [
+    features: list[Row] = [
         (
             name,
-            round(100.0 * (cell["installations_on"] or 0) / active, 1),
-            f"{_fmt(cell['on'])} entity-days on",
+            round(100.0 * min(cell["installations_on"] or 0, active) / active, 1),
+            f"{_fmt(cell['on'], _half_width(cell, 'on'))} entity-days on",
+            None,
         )
         for name, cell in week["features"].items()
         if name != "other"
     ]
     features.sort(key=lambda row: (-row[1], row[0]))
     jobs = week["jobs"]
-    outcomes = [
-        (outcome, sum(int(cell["total"]) for cell in jobs[outcome].values()), "") for outcome in JOB_OUTCOMES
+    outcomes: list[Row] = [
+        (outcome, sum(int(cell["total"]) for cell in jobs[outcome].values()), "", None)
+        for outcome in JOB_OUTCOMES
     ]
     order = [*DURATION_BUCKETS, OTHER]
-    durations = [
-        (bucket, int(jobs["duration"][bucket]["total"]), "") for bucket in order if bucket in jobs["duration"]
+    durations: list[Row] = [
+        (bucket, int(cell["total"]), "", _half_width(cell))
+        for bucket in order
+        if (cell := jobs["duration"].get(bucket)) is not None
     ]
     errors = []
     for component, cell in sorted(week["errors"].items(), key=lambda item: -int(item[1]["total"])):
         errors.append(
-            f"<h3>{escape(component)} · {_fmt(int(cell['total']))}</h3>{_bars(_cells(cell['types']), 'alt')}"
+            f"<h3>{escape(component)} · {_fmt(int(cell['total']), _half_width(cell))}</h3>"
+            f"{_bars(_cells(cell['types']), 'alt')}"
         )
     installation = week["installation"]
-    return f"""
-<section class="card"><h2>Week {escape(week["week"])}</h2>
-<div class="kpis"><div class="kpi"><b>{_fmt(week["installations"])}</b>active installations</div>
-<div class="kpi"><b>{_fmt(week["reports"])}</b>reports</div>
-<div class="kpi"><b>{_fmt(week["late_reports"])}</b>late reports (not counted)</div>
-<div class="kpi"><b>{_fmt(week["printers"])}</b>printers</div>
-<div class="kpi"><b>{_fmt(outcomes[0][1])}</b>jobs started</div></div></section>
+    return f"""{_week_kpis(week, int(outcomes[0][1]))}
 <div class="grid">
 <section class="card"><h2>Printers by type</h2>{_bars(_cells(week["printer_types"]))}</section>
 <section class="card"><h2>Feature adoption</h2><p class="muted">Share of active installations with the
@@ -145,8 +196,10 @@ def _totals(weeks: list[dict[str, Any]]) -> str:
     series = weeks[:52][::-1]
     line = svg.sparkline([week["installations"] for week in series], "Active installations per week")
     rows = "".join(
-        f'<tr><td>{escape(week["week"])}</td><td class="value">{_fmt(week["installations"])}</td>'
-        f'<td class="value">{_fmt(week["reports"])}</td><td class="value">{_fmt(week["printers"])}</td></tr>'
+        f"<tr><td>{escape(week['week'])}</td>"
+        f'<td class="value">{_fmt(week["installations"], week.get("ci95", {}).get("installations"))}</td>'
+        f'<td class="value">{_fmt(week["reports"])}</td>'
+        f'<td class="value">{_fmt(week["printers"], week.get("ci95", {}).get("printers"))}</td></tr>'
         for week in weeks[:52]
     )
     return (
@@ -155,26 +208,58 @@ def _totals(weeks: list[dict[str, Any]]) -> str:
     )
 
 
+def _rule(stats: Mapping[str, Any]) -> str:
+    """How the weeks are published: the rule of new weeks, and the budget spent in all dp weeks."""
+    budget = stats.get("budget", {})
+    spent = ""
+    if budget.get("dp_weeks"):
+        spent = (
+            f" The {budget['dp_weeks']} weeks published under differential privacy spent \u03c1 = "
+            f"{budget['rho']:.2f} together (ε = {budget['epsilon']:.1f} at δ = {budget['delta']:.2g}): "
+            "what one installation that reported in all of them could lose at most."
+        )
+    if stats.get("privacy") == "dp":
+        rule = (
+            "New weeks are published under differential privacy (OpenDP): each number has noise "
+            f"calibrated to what one installation's week can change, \u03c1 = {stats['rho']:g} a week; keys "
+            "not known in advance (printer types, versions, events, errors) are named only above a "
+            "noisy threshold, so a key only one installation has is not named. Numbers are shown with "
+            "their 95 % interval (the noise; values of an installation above the caps are clipped)."
+        )
+    else:
+        k = stats.get("k_anonymity")
+        rule = (
+            f"New weeks are published under k-anonymity: values reported by fewer than {k} installations "
+            f"are left out or folded into “other”; weeks with fewer than {k} installations are not shown "
+            f"({int(stats.get('suppressed_weeks', 0))} hidden)."
+        )
+    return (
+        rule
+        + spent
+        + " Each week shows the rule it was published under; the ledger (mechanism, caps, noise) is in /v1/stats."
+    )
+
+
 def render_page(stats: Mapping[str, Any], selected: str | None = None, integrations: str = "") -> str:
     """Render the public page for the published statistics (``selected`` week, else the newest);
     ``integrations`` is the rendered list of insight pages."""
     weeks: list[dict[str, Any]] = list(stats["weeks"])
-    k = int(stats["k_anonymity"])
     current = next((week for week in weeks if week["week"] == selected), weeks[0] if weeks else None)
     nav = "".join(
         f'<a href="?week={escape(week["week"])}"{" class=on" if week is current else ""}>{escape(week["week"])}</a>'
         for week in weeks[:26]
     )
     if current is None:
-        body = (
-            '<section class="card"><p>No week has enough installations to publish yet '
-            f"(at least {k} are needed).</p></section>"
+        empty = (
+            "No week has been published yet."
+            if stats.get("privacy") == "dp"
+            else f"No week has enough installations to publish yet (at least {stats['k_anonymity']} are needed)."
         )
+        body = f'<section class="card"><p>{escape(empty)}</p></section>'
     else:
         body = f'<section class="card"><h2>Active installations per week</h2>{_trend(weeks)}{_totals(weeks)}<nav>{nav}</nav></section>'
         body += integrations
         body += _week_section(current)
-    suppressed = int(stats.get("suppressed_weeks", 0))
     delay = stats.get("publication_delay_days", 0)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -182,9 +267,8 @@ def render_page(stats: Mapping[str, Any], selected: str | None = None, integrati
 <body><main><h1>Usage statistics</h1>
 <p class="muted">Pseudonymous weekly reports from the usage_stats integration (a random installation id, only to count each installation once and to honour deletion), aggregated per ISO week.
 A week is published once, {_fmt(delay)} days after it ends, and never changes after that; reports of
-it that arrive later are stored but counted only as “late reports”. Values
-reported by fewer than {k} installations are left out or folded into “other”; weeks with fewer than
-{k} installations are not shown ({suppressed} hidden). Machine-readable: <a href="/v1/stats">/v1/stats</a>.</p>
+it that arrive later are stored but counted only as “late reports”. {escape(_rule(stats))}
+Machine-readable: <a href="/v1/stats">/v1/stats</a>.</p>
 {body}
 </main></body></html>
 """

@@ -48,6 +48,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from .aggregates import (
     ACTIVE,
     ERROR_TYPE,
@@ -64,6 +66,9 @@ from .aggregates import (
     JOB_OUTCOMES,
     JOBS_BY_MODEL,
     JOBS_DURATION,
+    MAX_ERROR_TYPES,
+    MAX_KEYS,
+    MAX_NESTED,
     NONEMPTY,
     OTHER,
     PRINTER_FIRMWARE,
@@ -74,9 +79,21 @@ from .aggregates import (
     SECTIONS,
     SEP,
     Cell,
-    contributions,
+    grouped,
     iso_week,
     joined,
+)
+from .privacy_dp import DELTA
+from .privacy_dp.accounting import epsilon, noisy_count
+from .publication_dp import (
+    DP,
+    DP_HORIZON_DAYS,
+    K_ANONYMITY,
+    LATE_AFTER_DAYS,
+    PRIVACY_RULES,
+    InstallationWeeks,
+    publish_week,
+    weekly_rho,
 )
 from .versions import version_key
 
@@ -84,11 +101,6 @@ if TYPE_CHECKING:
     from .storage import Storage
 
 MAX_WEEKS = 104
-MAX_KEYS = 50
-MAX_ERROR_TYPES = 20
-# Within one parent: versions and printer types of an integration, models and firmware versions of
-# a printer type, versions of an error component.
-MAX_NESTED = 20
 DEFAULT_DELAY_DAYS = 3.0
 _SCAN_BATCH = 2000
 
@@ -316,21 +328,24 @@ class OtherCounter:
     """
 
     def __init__(self, folded: Mapping[tuple[str, str], Group]) -> None:
-        self._folded = folded
+        self._folded: dict[str, dict[str, Group]] = {}
+        for (metric, key), group in folded.items():
+            self._folded.setdefault(metric, {})[key] = group
         self.counts: dict[Group, int] = {}
         self._installation: str | None = None
         self._groups: set[Group] = set()
 
     def feed(self, rows: Sequence[tuple[str, str]]) -> None:
         """Take ``(installation_id, payload)`` rows (CPU work: run it in a thread)."""
+        folded = self._folded
         for installation, payload in rows:
             if installation != self._installation:
                 self.finish()
                 self._installation = installation
-            for key in contributions(json.loads(payload)):
-                group = self._folded.get(key)
-                if group is not None:
-                    self._groups.add(group)
+            for metric, keyed in grouped(orjson.loads(payload)).items():
+                groups = folded.get(metric)
+                if groups is not None:
+                    self._groups.update(groups[key] for key in keyed if key in groups)
 
     def finish(self) -> dict[Group, int]:
         """Count the last installation fed; returns the counts so far."""
@@ -343,21 +358,40 @@ class OtherCounter:
 async def publish_due(
     storage: Storage,
     *,
-    k: int,
+    k: int = 5,
+    privacy: str = DP,
+    rho: float | None = None,
     delay_days: float = DEFAULT_DELAY_DAYS,
     retention_days: float = 400,
     now: float | None = None,
 ) -> list[str]:
-    """Publish every due week not published yet; returns the weeks written (withheld ones too).
+    """Publish every due week not published yet under the rule ``privacy`` (``dp`` at the weekly
+    budget ``rho``, or ``k-anonymity`` with ``k``); returns the weeks written (withheld ones too).
+
+    A week published before keeps its rule and its numbers, whatever the rule now. Under dp a due
+    week is published whether or not it has reports (whether it has would tell about them), from
+    the week that fell due :data:`DP_HORIZON_DAYS` before the first dp publication on. Then the late
+    counts of dp weeks are released once due (:func:`release_late_reports`).
 
     Several processes may run this at once: the first row written for a week wins.
     """
+    if privacy not in PRIVACY_RULES:
+        raise ValueError(f"unknown privacy rule {privacy!r}")
     now = time.time() if now is None else now
+    weekly = weekly_rho(rho)
     candidates = due_weeks(now, delay_days, retention_days)
     done = await storage.published_week_names(candidates)
+    if privacy == DP:
+        first = await storage.first_dp_publication()
+        horizon = (now if first is None else first) - DP_HORIZON_DAYS * 86400
+        candidates = [week for week in candidates if publication_time(week, delay_days) > horizon]
     written = []
     for week in candidates:
         if week in done:
+            continue
+        if privacy == DP:
+            if await _publish_dp(storage, week, weekly, now):
+                written.append(week)
             continue
         rows = await storage.week_aggregates(week)
         if not rows:
@@ -370,24 +404,88 @@ async def publish_due(
                 async for batch in storage.week_reports(week, _SCAN_BATCH):
                     await asyncio.to_thread(counter.feed, batch)
             stats = json.dumps(plan.render(counter.finish(), now), separators=(",", ":"))
-        if await storage.store_publication(week, k, stats, now):
+        if await storage.store_publication(week, k, stats, now, privacy=K_ANONYMITY):
             written.append(week)
+    await release_late_reports(storage, now)
     return written
 
 
-async def stats_document(storage: Storage, k: int, delay_days: float) -> str:
+async def _publish_dp(storage: Storage, week: str, rho: float, now: float) -> bool:
+    """Release one week under differential privacy from its stored reports, and store it."""
+    installations = InstallationWeeks()
+    async for batch in storage.week_reports(week, _SCAN_BATCH):
+        await asyncio.to_thread(installations.feed, batch)
+    published = await asyncio.to_thread(publish_week, week, installations.finish(), rho, now)
+    return await storage.store_publication(
+        week,
+        None,
+        published.stats_json(),
+        now,
+        privacy=DP,
+        spent=(published.rho, published.delta),
+        ledger=(published.ledger_id, published.ledger),
+    )
+
+
+async def release_late_reports(storage: Storage, now: float) -> list[str]:
+    """Release the late count of each dp week published :data:`LATE_AFTER_DAYS` ago or more, once:
+    the installations with a report of the week received after its publication, with the noise
+    its ledger states (its budget was in the week's from the start). Returns the weeks."""
+    due = await storage.late_releases_due(now - LATE_AFTER_DAYS * 86400)
+    ledgers = await storage.ledgers(sorted({ledger for _, _, ledger in due if ledger}))
+    released = []
+    for week, published_at, ledger in due:
+        scale = float(json.loads(ledgers[ledger or ""])["parts"]["late_reports"]["scale"])
+        count = await storage.late_installations(week, published_at)
+        if await storage.store_late_reports(week, noisy_count(count, scale)):
+            released.append(week)
+    return released
+
+
+def _late(count: int | None) -> str:
+    return "null" if count is None else str(count)
+
+
+async def stats_document(
+    storage: Storage,
+    k: int,
+    delay_days: float,
+    *,
+    privacy: str = DP,
+    rho: float | None = None,
+) -> str:
     """``/v1/stats``: the newest published weeks as one JSON text, built without parsing them.
 
-    Each week's fixed statistics gain its count of reports that arrived after it was published.
+    Each week's fixed statistics gain the rule it was published under and its count of late
+    reports. The head states the rule new weeks are published under, the budget every dp week
+    ever published spent together (zCDP composes by adding: rho is the sum of the weeks'; ε is
+    OpenDP's conversion at δ = DELTA plus the thresholds' δ of every week), and the ledgers of the
+    served dp weeks.
     """
     published = await storage.publications(MAX_WEEKS)
-    weeks = [f'{stats[:-1]},"late_reports":{late}}}' for _, stats, late in published if stats is not None]
+    weeks = [
+        f'{week.stats[:-1]},"privacy":"{week.privacy}","late_reports":{_late(week.late)}}}'
+        for week in published
+        if week.stats is not None
+    ]
+    ledgers = await storage.ledgers(sorted({week.ledger for week in published if week.ledger}))
+    count, spent, thresholds = await storage.dp_budget()
+    delta = DELTA + thresholds if count else 0.0
     head = json.dumps(
         {
-            "k_anonymity": k,
+            "privacy": privacy,
+            "k_anonymity": k if privacy == K_ANONYMITY else None,
+            "rho": weekly_rho(rho) if privacy == DP else None,
             "publication_delay_days": delay_days,
             "suppressed_weeks": len(published) - len(weeks),
+            "budget": {
+                "dp_weeks": count,
+                "rho": spent,
+                "epsilon": epsilon(spent, thresholds, delta) if count else 0.0,
+                "delta": delta,
+            },
         },
         separators=(",", ":"),
     )
-    return f'{head[:-1]},"weeks":[{",".join(weeks)}]}}'
+    listed = ",".join(f'"{ledger_id}":{text}' for ledger_id, text in sorted(ledgers.items()))
+    return f'{head[:-1]},"ledgers":{{{listed}}},"weeks":[{",".join(weeks)}]}}'

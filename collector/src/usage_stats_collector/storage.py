@@ -23,7 +23,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 from alembic import command
@@ -31,7 +31,9 @@ from alembic.config import Config
 from sqlalchemy import (
     Connection,
     bindparam,
+    case,
     delete,
+    distinct,
     event,
     func,
     or_,
@@ -45,7 +47,14 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from .aggregates import SHARDS, contributions, iso_week, shard_of
-from .models import aggregates, installation_rate, new_installations, published_weeks, reports
+from .models import (
+    aggregates,
+    installation_rate,
+    new_installations,
+    privacy_ledgers,
+    published_weeks,
+    reports,
+)
 from .sqlite_writer import SqliteWriter, set_sqlite_pragmas
 from .statements import PostgresStatements, SqliteStatements
 from .submission import (
@@ -57,8 +66,19 @@ from .submission import (
     submit_sqlite,
 )
 
-__all__ = ["Outcome", "Storage", "StoredReport", "SubmitResult", "normalize_url"]
+__all__ = ["Outcome", "Publication", "Storage", "StoredReport", "SubmitResult", "normalize_url"]
 _MIGRATION_LOCK_ID = 0x7573_6167  # "usag": serialises migrations of processes starting together
+DP = "dp"  # the privacy rule of a differentially private week (``publication_dp.DP``)
+
+
+class Publication(NamedTuple):
+    """One published week as ``/v1/stats`` serves it."""
+
+    week: str
+    stats: str | None  # JSON; None: withheld
+    late: int | None  # reports (k-anonymity) or installations (dp, noisy) of the week that came late
+    privacy: str  # the rule it was published under
+    ledger: str | None  # dp: the id of its ledger
 
 
 def normalize_url(url: str) -> URL:
@@ -335,24 +355,56 @@ class Storage:
         async with self.engine.connect() as conn:
             return set((await conn.execute(stmt)).scalars())
 
-    async def store_publication(self, week: str, k: int, stats: str | None, now: float) -> bool:
-        """Write a week's publication unless one exists (it is never changed); True if written."""
+    async def store_publication(
+        self,
+        week: str,
+        k: int | None,
+        stats: str | None,
+        now: float,
+        *,
+        privacy: str = "k-anonymity",
+        spent: tuple[float, float] | None = None,
+        ledger: tuple[str, str] | None = None,
+    ) -> bool:
+        """Write a week's publication unless one exists (it is never changed); True if written.
+
+        ``privacy`` is the rule it was published under; a differentially private week also has
+        what it ``spent`` (rho, and its thresholds' δ) and its ``ledger`` (id, JSON text), which is
+        stored once for every week that has it.
+        """
         insert = sqlite_insert if self.is_sqlite else postgresql_insert
+        rho, delta = spent if spent is not None else (None, None)
         stmt = (
             insert(published_weeks)
-            .values(week=week, published_at=now, k_anonymity=k, stats=stats)
+            .values(
+                week=week,
+                published_at=now,
+                privacy=privacy,
+                k_anonymity=k,
+                stats=stats,
+                rho=rho,
+                delta=delta,
+                ledger=ledger[0] if ledger else None,
+            )
             .on_conflict_do_nothing(index_elements=[published_weeks.c.week])
         )
         async with self._writing() as conn:
+            if ledger is not None:
+                await conn.execute(
+                    insert(privacy_ledgers)
+                    .values(id=ledger[0], ledger=ledger[1])
+                    .on_conflict_do_nothing(index_elements=[privacy_ledgers.c.id])
+                )
             written = (await conn.execute(stmt)).rowcount
             await conn.commit()
         return bool(written)
 
-    async def publications(self, limit: int) -> list[tuple[str, str | None, int]]:
-        """The newest ``limit`` published weeks, newest first: ``(week, stats JSON or None, late)``.
+    async def publications(self, limit: int) -> list[Publication]:
+        """The newest ``limit`` published weeks, newest first.
 
-        ``late`` counts the week's stored reports received after it was published (an index range
-        scan of ``(week, received_at)``: only the late rows are read).
+        ``late`` of a k-anonymous week counts the week's stored reports received after it was
+        published (an index range scan of ``(week, received_at)``: only the late rows are read); a
+        differentially private week has its noisy count, once released (else None).
         """
         late = (
             select(func.count())
@@ -360,13 +412,89 @@ class Storage:
             .where(reports.c.received_at > published_weeks.c.published_at)
             .scalar_subquery()
         )
+        counted = case((published_weeks.c.privacy == DP, published_weeks.c.late_reports), else_=late)
         stmt = (
-            select(published_weeks.c.week, published_weeks.c.stats, late)
+            select(
+                published_weeks.c.week,
+                published_weeks.c.stats,
+                counted,
+                published_weeks.c.privacy,
+                published_weeks.c.ledger,
+            )
             .order_by(published_weeks.c.week.desc())
             .limit(limit)
         )
         async with self.engine.connect() as conn:
-            return [(week, stats, int(count)) for week, stats, count in await conn.execute(stmt)]
+            return [
+                Publication(week, stats, None if count is None else int(count), privacy, ledger)
+                for week, stats, count, privacy, ledger in await conn.execute(stmt)
+            ]
+
+    async def ledgers(self, ids: Sequence[str]) -> dict[str, str]:
+        """The ledgers of these ids, as JSON text."""
+        if not ids:
+            return {}
+        stmt = select(privacy_ledgers.c.id, privacy_ledgers.c.ledger).where(
+            privacy_ledgers.c.id.in_(list(ids))
+        )
+        async with self.engine.connect() as conn:
+            return {str(ledger_id): str(text) for ledger_id, text in await conn.execute(stmt)}
+
+    async def dp_budget(self) -> tuple[int, float, float]:
+        """Every week ever published under differential privacy: how many, and the sums of their
+        rho and of their thresholds' δ (what one installation spent at most in all of them)."""
+        stmt = select(
+            func.count(),
+            func.coalesce(func.sum(published_weeks.c.rho), 0.0),
+            func.coalesce(func.sum(published_weeks.c.delta), 0.0),
+        ).where(published_weeks.c.privacy == DP)
+        async with self.engine.connect() as conn:
+            count, rho, delta = (await conn.execute(stmt)).one()
+        return int(count), float(rho), float(delta)
+
+    async def first_dp_publication(self) -> float | None:
+        """When the first week was published under differential privacy (None: never)."""
+        stmt = select(func.min(published_weeks.c.published_at)).where(published_weeks.c.privacy == DP)
+        async with self.engine.connect() as conn:
+            first = (await conn.execute(stmt)).scalar_one()
+        return None if first is None else float(first)
+
+    async def late_releases_due(self, published_before: float) -> list[tuple[str, float, str | None]]:
+        """Differentially private weeks published before then whose late count is not released
+        yet: ``(week, published_at, ledger id)``."""
+        stmt = (
+            select(published_weeks.c.week, published_weeks.c.published_at, published_weeks.c.ledger)
+            .where(published_weeks.c.privacy == DP)
+            .where(published_weeks.c.late_reports.is_(None))
+            .where(published_weeks.c.published_at <= published_before)
+            .order_by(published_weeks.c.week)
+        )
+        async with self.engine.connect() as conn:
+            return [(week, float(at), ledger) for week, at, ledger in await conn.execute(stmt)]
+
+    async def late_installations(self, week: str, published_at: float) -> int:
+        """How many installations have a stored report of the week received after its publication."""
+        stmt = (
+            select(func.count(distinct(reports.c.installation_id)))
+            .where(reports.c.week == week)
+            .where(reports.c.received_at > published_at)
+        )
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(stmt)).scalar_one())
+
+    async def store_late_reports(self, week: str, count: int) -> bool:
+        """Set a differentially private week's late count, unless it is set (it is never changed)."""
+        stmt = (
+            update(published_weeks)
+            .where(published_weeks.c.week == week)
+            .where(published_weeks.c.privacy == DP)
+            .where(published_weeks.c.late_reports.is_(None))
+            .values(late_reports=count)
+        )
+        async with self._writing() as conn:
+            written = (await conn.execute(stmt)).rowcount
+            await conn.commit()
+        return bool(written)
 
     async def publication_state(self) -> tuple[int, str | None]:
         """How many weeks are published (or withheld), and the newest of them.
