@@ -3,7 +3,8 @@
 
 For 100, 1,000 and 10,000 synthetic installations a week (seeded: the same installations on every
 run; the noise is OpenDP's, from the OS, so the figures move a little between runs), it releases
-the week several times with ``usage_stats_collector.privacy_dp`` at the weekly budget and prints:
+the week several times with ``usage_stats_collector.privacy_dp`` at the weekly budget (less the
+share of the week's late count, as a publication spends it) and prints:
 
 - the median relative error of the printer-type counts (installations per released type, and
   printers per released type),
@@ -43,6 +44,7 @@ from usage_stats_collector.privacy_dp import (
     plan,
     release_week,
 )
+from usage_stats_collector.publication_dp import LATE_SHARE
 
 SEED = 20250428
 START = dt.date(2025, 4, 28)
@@ -184,7 +186,8 @@ def run(installations: int, rho: float, runs: int) -> None:
     large_errors: list[float] = []
     suppressed_types, suppressed_installations, suppressed_open = [], [], []
     for _ in range(runs):
-        release = release_week(weekly, rho=rho)
+        # What a published week spends on its numbers (the rest is its late count's).
+        release = release_week(weekly, rho=rho * (1 - LATE_SHARE))
         shown = release.metrics["printer_type"].cells
         for key, cell in shown.items():
             count_errors.append(
@@ -261,13 +264,14 @@ def run(installations: int, rho: float, runs: int) -> None:
 
 
 def needs(rho: float) -> None:
-    week_plan = plan(default_spec(), rho)
+    week_plan = plan(default_spec(), rho * (1 - LATE_SHARE))
     counts = week_plan.part("printer_type/installations")
     totals = week_plan.part("printer_type/totals")
     completed = week_plan.part("jobs.completed/totals")
     assert counts.threshold is not None
     print(
-        f"rho {week_plan.spent[0]:.3g} a week = epsilon {week_plan.epsilon:.2f} at delta {DELTA:g}"
+        f"rho {week_plan.spent[0]:.3g} a week on its numbers (of {rho:g}; the rest on its late "
+        f"count) = epsilon {week_plan.epsilon:.2f} at delta {DELTA:g}"
     )
     print(
         f"  a printer type is named from a noisy count of {counts.threshold} installations "

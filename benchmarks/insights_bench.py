@@ -207,7 +207,7 @@ async def seed(database: str, per_week: int) -> tuple[int, float, float]:
             total += len(items)
         seeded = time.perf_counter() - began
         began = time.perf_counter()
-        published = await publish_due(storage, k=K)
+        published = await publish_due(storage, privacy="k-anonymity", k=K)
         assert len(published) >= WEEKS, published
         return total, seeded, time.perf_counter() - began
     finally:
@@ -279,7 +279,14 @@ async def run_backend(name: str, database: str, args: argparse.Namespace) -> boo
     )
     load_before = os.getloadavg()
     with CollectorProcess(
-        database, "--purge-interval", "0", "--publish-interval", "0", host=HOST
+        database,
+        "--purge-interval",
+        "0",
+        "--publish-interval",
+        "0",
+        "--k-anonymity",
+        str(K),
+        host=HOST,
     ) as running:
         cold, endpoints = await measure(running.url, database, args.rounds)
     load_after = os.getloadavg()

@@ -12,6 +12,8 @@ import datetime as dt
 import json
 import math
 import time
+from concurrent.futures import Executor, Future
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import jsonschema
@@ -19,7 +21,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from collector_testlib import make_report, new_id, revision_2, week_period
-from usage_stats_collector import cli
+from usage_stats_collector import cli, publication, publication_dp
 from usage_stats_collector.aggregates import DURATION_BUCKETS, SECTIONS
 from usage_stats_collector.app import Settings, create_app
 from usage_stats_collector.openapi import openapi_document
@@ -297,6 +299,13 @@ async def test_dp_publishes_every_due_week_from_its_first_publication(storage: S
     _, stats = await _stats(storage)
     assert [week["week"] for week in stats["weeks"]] == ["2025-W19", "2025-W18"]
     assert all(week["installations"] >= 0 for week in stats["weeks"])
+    # A backlog is published only when asked for, from a given time on (the benchmark does).
+    backlog = publication_time("2025-W15", 3) - 1
+    assert await publish_due(storage, now=DUE + 9 * DAY, dp_since=backlog) == [
+        "2025-W15",
+        "2025-W16",
+        "2025-W17",
+    ]
 
 
 async def test_the_total_budget_is_the_sum_of_the_weeks(storage: Storage) -> None:
@@ -371,3 +380,62 @@ def test_a_weekly_budget_must_be_positive() -> None:
 async def test_an_unknown_rule_is_refused(storage: Storage) -> None:
     with pytest.raises(ValueError, match="unknown privacy rule"):
         await publish_due(storage, privacy="none", now=time.time())
+
+
+async def test_large_weeks_are_clipped_by_worker_processes(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above PARALLEL_FROM reports a week's installations are clipped in worker processes, in
+    batches cut at installation boundaries; the sums are those of clipping in this process (a
+    week without ties, so clipping is the same wherever it runs)."""
+    reports = [make_report() for _ in range(30)]
+    twice = make_report()
+    await _store(storage, [*reports, twice])
+    again = make_report(twice["installation_id"])
+    assert (await storage.submit_report(again, now=RECEIVED + 7200)).outcome is Outcome.ACCEPTED
+    here = InstallationWeeks()
+    async for batch in storage.week_reports("2025-W18", 7):
+        here.feed(batch)
+    expected = here.finish()
+    clippers = publication_dp.Clippers(workers=2)
+    pool = clippers.pool()
+    assert pool is not None
+    try:
+        parallel = publication_dp.ParallelWeek(pool, clippers.workers)
+        async for batch in storage.week_reports("2025-W18", 7):  # the second report may cross a batch
+            await parallel.feed(batch)
+        await parallel.feed([])
+        week = await parallel.finish()
+    finally:
+        await clippers.close()
+    assert week.installations == expected.installations == 31
+    for metric, sums in expected.sums.items():
+        assert week.sums[metric].installations == sums.installations, metric
+        assert week.sums[metric].totals == sums.totals, metric
+    # Through the publication run, with the threshold lowered.
+    monkeypatch.setattr(publication, "PARALLEL_FROM", 1)
+    assert await publish_due(storage, now=DUE) == ["2025-W18"]
+    assert (await _stats(storage))[1]["weeks"][0]["privacy"] == "dp"
+
+
+class _BrokenPool(Executor):
+    """An executor whose workers died: every task fails as a broken process pool's does."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_exception(BrokenProcessPool("a worker died"))
+        return future
+
+
+async def test_a_broken_worker_pool_leaves_clipping_to_this_process(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    await _store(storage, [make_report() for _ in range(5)])
+    monkeypatch.setattr(publication, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(
+        publication_dp.Clippers, "pool", lambda self: _BrokenPool() if self.workers > 1 else None
+    )
+    monkeypatch.setattr(publication_dp, "_cpus", lambda: 2)
+    assert await publish_due(storage, now=DUE) == ["2025-W18"]
+    assert "worker processes failed" in caplog.text
+    assert publication_dp.Clippers(workers=1).pool() is None  # one core: no workers

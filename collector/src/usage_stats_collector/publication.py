@@ -43,8 +43,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -83,15 +85,18 @@ from .aggregates import (
     iso_week,
     joined,
 )
-from .privacy_dp import DELTA
+from .privacy_dp import DELTA, ClippedWeek
 from .privacy_dp.accounting import epsilon, noisy_count
 from .publication_dp import (
     DP,
     DP_HORIZON_DAYS,
     K_ANONYMITY,
     LATE_AFTER_DAYS,
+    PARALLEL_FROM,
     PRIVACY_RULES,
+    Clippers,
     InstallationWeeks,
+    ParallelWeek,
     publish_week,
     weekly_rho,
 )
@@ -100,6 +105,7 @@ from .versions import version_key
 if TYPE_CHECKING:
     from .storage import Storage
 
+_LOGGER = logging.getLogger(__name__)
 MAX_WEEKS = 104
 DEFAULT_DELAY_DAYS = 3.0
 _SCAN_BATCH = 2000
@@ -364,14 +370,16 @@ async def publish_due(
     delay_days: float = DEFAULT_DELAY_DAYS,
     retention_days: float = 400,
     now: float | None = None,
+    dp_since: float | None = None,
 ) -> list[str]:
     """Publish every due week not published yet under the rule ``privacy`` (``dp`` at the weekly
     budget ``rho``, or ``k-anonymity`` with ``k``); returns the weeks written (withheld ones too).
 
     A week published before keeps its rule and its numbers, whatever the rule now. Under dp a due
     week is published whether or not it has reports (whether it has would tell about them), from
-    the week that fell due :data:`DP_HORIZON_DAYS` before the first dp publication on. Then the late
-    counts of dp weeks are released once due (:func:`release_late_reports`).
+    the week that fell due :data:`DP_HORIZON_DAYS` before the first dp publication on (or, given
+    ``dp_since``, every week that fell due after it: publishing a backlog). Then the late counts of
+    dp weeks are released once due (:func:`release_late_reports`).
 
     Several processes may run this at once: the first row written for a week wins.
     """
@@ -384,38 +392,68 @@ async def publish_due(
     if privacy == DP:
         first = await storage.first_dp_publication()
         horizon = (now if first is None else first) - DP_HORIZON_DAYS * 86400
+        horizon = horizon if dp_since is None else dp_since
         candidates = [week for week in candidates if publication_time(week, delay_days) > horizon]
     written = []
-    for week in candidates:
-        if week in done:
-            continue
-        if privacy == DP:
-            if await _publish_dp(storage, week, weekly, now):
+    clippers = Clippers()
+    try:
+        for week in candidates:
+            if week in done:
+                continue
+            if privacy == DP:
+                if await _publish_dp(storage, week, weekly, now, clippers):
+                    written.append(week)
+                continue
+            if await _publish_k_anonymous(storage, week, k, now):
                 written.append(week)
-            continue
-        rows = await storage.week_aggregates(week)
-        if not rows:
-            continue  # nothing reported (yet): nothing to fix
-        plan = WeekPlan.build(week, rows, k)
-        stats = None
-        if plan is not None:
-            counter = OtherCounter(plan.folded_keys())
-            if plan.folded_keys():
-                async for batch in storage.week_reports(week, _SCAN_BATCH):
-                    await asyncio.to_thread(counter.feed, batch)
-            stats = json.dumps(plan.render(counter.finish(), now), separators=(",", ":"))
-        if await storage.store_publication(week, k, stats, now, privacy=K_ANONYMITY):
-            written.append(week)
+    finally:
+        await clippers.close()
     await release_late_reports(storage, now)
     return written
 
 
-async def _publish_dp(storage: Storage, week: str, rho: float, now: float) -> bool:
-    """Release one week under differential privacy from its stored reports, and store it."""
+async def _publish_k_anonymous(storage: Storage, week: str, k: int, now: float) -> bool:
+    """Publish (or withhold) one week under k-anonymity, from its aggregates."""
+    rows = await storage.week_aggregates(week)
+    if not rows:
+        return False  # nothing reported (yet): nothing to fix
+    plan = WeekPlan.build(week, rows, k)
+    stats = None
+    if plan is not None:
+        counter = OtherCounter(plan.folded_keys())
+        if plan.folded_keys():
+            async for batch in storage.week_reports(week, _SCAN_BATCH):
+                await asyncio.to_thread(counter.feed, batch)
+        stats = json.dumps(plan.render(counter.finish(), now), separators=(",", ":"))
+    return await storage.store_publication(week, k, stats, now, privacy=K_ANONYMITY)
+
+
+async def _clipped(storage: Storage, week: str, clippers: Clippers) -> ClippedWeek:
+    """The week's installations, each summed over its reports and clipped: in this process, or
+    for a large week in worker processes."""
+    pool = clippers.pool() if await storage.count_week_reports(week) >= PARALLEL_FROM else None
+    if pool is not None:
+        parallel = ParallelWeek(pool, clippers.workers)
+        try:
+            async for batch in storage.week_reports(week, _SCAN_BATCH):
+                await parallel.feed(batch)
+            return await parallel.finish()
+        except BrokenProcessPool:
+            parallel.abandon()
+            # A worker could not start or died (a main module that starts work when imported,
+            # memory): this process clips the week itself, and every week after it.
+            _LOGGER.warning("Publication: worker processes failed; clipping in this process", exc_info=True)
+            await clippers.disable()
     installations = InstallationWeeks()
     async for batch in storage.week_reports(week, _SCAN_BATCH):
         await asyncio.to_thread(installations.feed, batch)
-    published = await asyncio.to_thread(publish_week, week, installations.finish(), rho, now)
+    return installations.finish()
+
+
+async def _publish_dp(storage: Storage, week: str, rho: float, now: float, clippers: Clippers) -> bool:
+    """Release one week under differential privacy from its stored reports, and store it."""
+    clipped = await _clipped(storage, week, clippers)
+    published = await asyncio.to_thread(publish_week, week, clipped, rho, now)
     return await storage.store_publication(
         week,
         None,

@@ -337,6 +337,12 @@ class Storage:
         async with self.engine.connect() as conn:
             return [(m, k, int(t), int(i)) for m, k, t, i in await conn.execute(stmt)]
 
+    async def count_week_reports(self, week: str) -> int:
+        """How many reports of the week are stored (an index range count)."""
+        stmt = select(func.count()).select_from(reports).where(reports.c.week == week)
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(stmt)).scalar_one())
+
     async def week_reports(self, week: str, batch: int) -> AsyncIterator[list[tuple[str, str]]]:
         """The week's stored reports as ``(installation_id, payload)``, ordered by installation."""
         stmt = (

@@ -181,6 +181,31 @@ class ClippedWeek:
                 counts[key] = counts.get(key, 0) + 1
                 totals[key] = totals.get(key, 0) + (cap if value > cap else value)
 
+    def partial(self) -> Partial:
+        """The sums so far, to be merged into another week of the same spec (:meth:`merge`): a
+        worker process clips some installations of a week, the publication adds them up."""
+        return self.installations, {
+            metric: (sums.installations, None if sums.totals is sums.installations else sums.totals)
+            for metric, sums in self.sums.items()
+        }
+
+    def merge(self, partial: Partial) -> None:
+        """Add the sums of other installations of the week (:meth:`partial`): sums of disjoint
+        sets of installations add up, each installation clipped once where it was added."""
+        installations, sums = partial
+        self.installations += installations
+        for metric, (counts, totals) in sums.items():
+            mine = self.sums[metric]
+            for key, count in counts.items():
+                mine.installations[key] = mine.installations.get(key, 0) + count
+            if totals is not None:
+                for key, total in totals.items():
+                    mine.totals[key] = mine.totals.get(key, 0) + total
+
+
+# What ClippedWeek.partial gives: installations, and per metric its counts and totals (None: the counts).
+Partial = tuple[int, dict[str, tuple[dict[str, int], dict[str, int] | None]]]
+
 
 def clip(spec: Spec, contribution: Contributions) -> dict[tuple[str, str], int]:
     """One installation's contributions within the spec's bounds (what :meth:`ClippedWeek.add` adds).
