@@ -109,10 +109,22 @@ async def test_a_dp_week_is_published_with_its_ledger(storage: Storage) -> None:
         installation_types["properties"]["installation_type"]["enum"]
     )
     assert list(week["sections"]) == list(SECTIONS)
-    assert set(week["ci95"]) == {"installations", "printers", "sections", "late_reports"}
+    intervals = week["ci95"]
+    assert {"installations", "printers", "sections", "late_reports"} <= set(intervals)
+    parts = ledger["parts"]
+    assert intervals["installations"] == round(parts["active/installations"]["half_width"], 1)
+    assert intervals["jobs.duration"] == {
+        "total": round(parts["jobs.duration/totals"]["half_width"], 1),
+        "installations": round(parts["jobs.duration/installations"]["half_width"], 1),
+    }
+    # Versions count installations: each cell's total is its installations, and so is its interval.
+    version = intervals["installation.integration_version"]
+    assert version["total"] == version["installations"]
     for cell in week["jobs"]["duration"].values():
-        assert set(cell["ci95"]) == {"total", "installations"}
+        assert set(cell) == {"total", "installations"}
         assert 0 <= cell["installations"] <= cell["total"]
+    for cell in week["printer_types"].values():  # the other of a list has an interval of its own
+        assert ("ci95" in cell) == (cell["installations"] is None)
     # 61 installations: the count is within 7 noise standard deviations of them (a correct
     # mechanism fails this with probability about 3e-12).
     scale = ledger["parts"]["active/installations"]["scale"]

@@ -96,8 +96,9 @@ def _published_schemas() -> dict[str, Any]:
             "description": (
                 "A published value: the sum of the installations' values and their number. Under "
                 "k-anonymity both are exact, of at least k installations; under differential privacy both "
-                "are noisy, with the half-widths of their 95 % intervals under `ci95`. `installations` is "
-                "null for a differentially private `other` (unknown without spending budget)."
+                "are noisy, with the half-widths of their 95 % intervals in the week's `ci95` under the "
+                "list's path (an `other` has its own `ci95`). `installations` is null for a differentially "
+                "private `other` (unknown without spending budget)."
             ),
             "required": ["total", "installations"],
             "properties": {
@@ -396,7 +397,16 @@ def openapi_document() -> dict[str, Any]:
                         "ledger": {"type": "string"},
                     },
                 },
-                "ci95": _ref("Interval"),
+                "ci95": {
+                    "type": "object",
+                    "description": (
+                        "Differential privacy: the half-widths of the 95 % intervals of the week's own "
+                        "numbers (`installations`, `printers`, `sections`, `late_reports`) and of every "
+                        "cell of each list, by the list's path in the week (`printer_types`, "
+                        "`jobs.started`, `errors.versions.types`, `features` ...): the noise only."
+                    ),
+                    "additionalProperties": {"anyOf": [{"type": "number"}, _ref("Interval")]},
+                },
                 "late_reports": {
                     "type": ["integer", "null"],
                     "minimum": 0,

@@ -63,21 +63,24 @@ def _bars(rows: Sequence[Row], css: str = "", unit: str = "") -> str:
     return "".join(out)
 
 
-def _half_width(cell: Mapping[str, Any], name: str = "total") -> float | None:
-    """The 95 % half-width of a number of a dp cell (None: exact, k-anonymity)."""
-    interval = cell.get("ci95")
-    return None if interval is None else interval.get(name)
+Interval = Mapping[str, Any] | None  # dp: a list's 95 % half-widths, by number; None: exact
 
 
-def _cells(cells: Mapping[str, Mapping[str, Any]]) -> list[Row]:
+def _half_width(cell: Mapping[str, Any], interval: Interval, name: str = "total") -> float | None:
+    """The 95 % half-width of a number of a cell: its own (a dp ``other``), else its list's."""
+    own = cell.get("ci95") or interval
+    return None if own is None else own.get(name)
+
+
+def _cells(cells: Mapping[str, Mapping[str, Any]], interval: Interval = None) -> list[Row]:
     rows = []
     for key, cell in cells.items():
         installs = cell.get("installations")
         if installs is None:
             note = "folded rare values"
         else:
-            note = f"{_fmt(installs, _half_width(cell, 'installations'))} installations"
-        rows.append((key, int(cell["total"]), note, _half_width(cell)))
+            note = f"{_fmt(installs, _half_width(cell, interval, 'installations'))} installations"
+        rows.append((key, int(cell["total"]), note, _half_width(cell, interval)))
     return sorted(rows, key=lambda row: (row[0] == "other", -row[1], row[0]))
 
 
@@ -145,12 +148,18 @@ def _week_kpis(week: Mapping[str, Any], started: int) -> str:
 
 
 def _week_section(week: dict[str, Any]) -> str:
+    intervals: Mapping[str, Any] = week.get("ci95", {})
+
+    def of(path: str) -> Interval:
+        found: Interval = intervals.get(path)
+        return found
+
     active = week["installations"] or 1
     features: list[Row] = [
         (
             name,
             round(100.0 * min(cell["installations_on"] or 0, active) / active, 1),
-            f"{_fmt(cell['on'], _half_width(cell, 'on'))} entity-days on",
+            f"{_fmt(cell['on'], _half_width(cell, of('features'), 'on'))} entity-days on",
             None,
         )
         for name, cell in week["features"].items()
@@ -164,30 +173,30 @@ def _week_section(week: dict[str, Any]) -> str:
     ]
     order = [*DURATION_BUCKETS, OTHER]
     durations: list[Row] = [
-        (bucket, int(cell["total"]), "", _half_width(cell))
+        (bucket, int(cell["total"]), "", _half_width(cell, of("jobs.duration")))
         for bucket in order
         if (cell := jobs["duration"].get(bucket)) is not None
     ]
     errors = []
     for component, cell in sorted(week["errors"].items(), key=lambda item: -int(item[1]["total"])):
         errors.append(
-            f"<h3>{escape(component)} · {_fmt(int(cell['total']), _half_width(cell))}</h3>"
-            f"{_bars(_cells(cell['types']), 'alt')}"
+            f"<h3>{escape(component)} · {_fmt(int(cell['total']), _half_width(cell, of('errors')))}</h3>"
+            f"{_bars(_cells(cell['types'], of('errors.types')), 'alt')}"
         )
     installation = week["installation"]
     return f"""{_week_kpis(week, int(outcomes[0][1]))}
 <div class="grid">
-<section class="card"><h2>Printers by type</h2>{_bars(_cells(week["printer_types"]))}</section>
+<section class="card"><h2>Printers by type</h2>{_bars(_cells(week["printer_types"], of("printer_types")))}</section>
 <section class="card"><h2>Feature adoption</h2><p class="muted">Share of active installations with the
 feature on at least one day.</p>{_bars(features, "ok", "%")}</section>
 <section class="card"><h2>Jobs by outcome</h2>{_bars(outcomes)}</section>
 <section class="card"><h2>Job durations</h2>{_bars(durations)}</section>
-<section class="card"><h2>Jobs started by printer type</h2>{_bars(_cells(jobs["started"]))}</section>
-<section class="card"><h2>Events</h2>{_bars(_cells(week["events"]))}</section>
+<section class="card"><h2>Jobs started by printer type</h2>{_bars(_cells(jobs["started"], of("jobs.started")))}</section>
+<section class="card"><h2>Events</h2>{_bars(_cells(week["events"], of("events")))}</section>
 <section class="card"><h2>Errors by component</h2>{"".join(errors) or '<p class="muted">No errors reported.</p>'}</section>
-<section class="card"><h2>Integration versions</h2>{_bars(_cells(installation["integration_version"]))}
-<h3>Home Assistant versions</h3>{_bars(_cells(installation["ha_version"]))}
-<h3>Installation types</h3>{_bars(_cells(installation["installation_type"]))}</section>
+<section class="card"><h2>Integration versions</h2>{_bars(_cells(installation["integration_version"], of("installation.integration_version")))}
+<h3>Home Assistant versions</h3>{_bars(_cells(installation["ha_version"], of("installation.ha_version")))}
+<h3>Installation types</h3>{_bars(_cells(installation["installation_type"], of("installation.installation_type")))}</section>
 </div>"""
 
 

@@ -100,15 +100,8 @@ def _round(half_width: float) -> float:
 
 
 def _cell(cell: DPCell) -> Json:
-    """A released key: as a k-anonymous cell, with the half-widths of its two numbers."""
-    return {
-        "total": cell.total.value,
-        "installations": cell.installations.value,
-        "ci95": {
-            "total": _round(cell.total.half_width),
-            "installations": _round(cell.installations.half_width),
-        },
-    }
+    """A released key, as a k-anonymous cell (the half-widths of a list's cells are the list's)."""
+    return {"total": cell.total.value, "installations": cell.installations.value}
 
 
 def _other(total: int, half_width: float) -> Json:
@@ -222,12 +215,6 @@ def _features(metrics: Mapping[str, MetricRelease]) -> Json:
             "installations_on": min(on_cell.installations.value, seen.installations.value),
             "on": on_cell.total.value,
             "off": off,
-            "ci95": {
-                "installations": _round(seen.installations.half_width),
-                "installations_on": _round(on_cell.installations.half_width),
-                "on": _round(on_cell.total.half_width),
-                "off": _round(math.hypot(seen.total.half_width, on_cell.total.half_width)),
-            },
         }
     return features
 
@@ -274,6 +261,51 @@ def _known(metric: MetricRelease) -> Json:
     return {key: _cell(cell) for key, cell in metric.cells.items()}
 
 
+def _interval(accounts: Mapping[str, Any], metric: str) -> Json:
+    """The 95 % half-widths of every cell of a metric's list (the noise of its parts)."""
+    parts = accounts["parts"]
+    count = parts[f"{metric}/installations"]["half_width"]
+    total = parts[f"{metric}/totals"]["half_width"] if default_spec().by_metric[metric].totals else count
+    return {"total": _round(total), "installations": _round(count)}
+
+
+def _intervals(accounts: Mapping[str, Any]) -> Json:
+    """The half-widths of the week's numbers: its own, and those of the cells of each list, by the
+    list's path in the week (``jobs.started``, ``errors.versions.types``)."""
+    parts = accounts["parts"]
+    feature, on = _interval(accounts, FEATURE), _interval(accounts, FEATURE_ON)
+    lists = {
+        "printer_types": PRINTER_TYPE,
+        "integrations": INTEGRATION,
+        "integrations.types": INTEGRATION_TYPE,
+        "integrations.versions": INTEGRATION_VERSION,
+        "printer_models": PRINTER_MODEL,
+        "printer_firmware": PRINTER_FIRMWARE,
+        **{f"jobs.{outcome}": f"jobs.{outcome}" for outcome in JOB_OUTCOMES},
+        "jobs.duration": JOBS_DURATION,
+        **{f"jobs.by_model.{outcome}": f"{JOBS_BY_MODEL}.{outcome}" for outcome in JOB_OUTCOMES},
+        "events": EVENTS,
+        "errors": ERRORS,
+        "errors.types": ERROR_TYPE,
+        "errors.versions": ERROR_VERSION,
+        "errors.versions.types": ERROR_VERSION_TYPE,
+        **{f"installation.{name}": f"install.{name}" for name in INSTALL_FIELDS},
+    }
+    return {
+        "installations": _round(parts["active/installations"]["half_width"]),
+        "printers": _round(parts[f"{PRINTERS}/totals"]["half_width"]),
+        "sections": _round(parts[f"{SECTION}/installations"]["half_width"]),
+        "late_reports": _round(parts["late_reports"]["half_width"]),
+        "features": {
+            "installations": feature["installations"],
+            "installations_on": on["installations"],
+            "on": on["total"],
+            "off": _round(math.hypot(feature["total"], on["total"])),
+        },
+        **{path: _interval(accounts, metric) for path, metric in lists.items()},
+    }
+
+
 def render(
     week: str,
     metrics: Mapping[str, MetricRelease],
@@ -286,7 +318,6 @@ def render(
     printers = metrics[PRINTERS].cells[""].total
     sections = metrics[SECTION]
     printer_types = _list(metrics[PRINTER_TYPE])
-    late = accounts["parts"]["late_reports"]["half_width"]
     return {
         "week": week,
         "published_at": dt.datetime.fromtimestamp(published_at, dt.UTC).date().isoformat(),
@@ -300,12 +331,7 @@ def render(
         "installations": active.value,
         "reports": None,
         "printers": printers.value,
-        "ci95": {
-            "installations": _round(active.half_width),
-            "printers": _round(printers.half_width),
-            "sections": _round(next(iter(sections.cells.values())).installations.half_width),
-            "late_reports": _round(late),
-        },
+        "ci95": _intervals(accounts),
         "printer_types": printer_types,
         "integrations": _integrations(metrics),
         "printer_models": _per_type(metrics[PRINTER_MODEL], printer_types),
