@@ -397,8 +397,8 @@ async def test_an_unknown_rule_is_refused(storage: Storage) -> None:
 async def test_large_weeks_are_clipped_by_worker_processes(
     storage: Storage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Above PARALLEL_FROM reports a week's installations are clipped in worker processes, in
-    batches cut at installation boundaries; the sums are those of clipping in this process (a
+    """With PARALLEL_FROM reports to clip in a run, installations are clipped in worker processes,
+    in batches cut at installation boundaries; the sums are those of clipping in this process (a
     week without ties, so clipping is the same wherever it runs)."""
     reports = [make_report() for _ in range(30)]
     twice = make_report()

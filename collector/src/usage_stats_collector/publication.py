@@ -1,21 +1,25 @@
-"""Weekly publication: fixed, k-anonymous snapshots of closed weeks.
+"""Weekly publication: fixed snapshots of closed weeks, under differential privacy or k-anonymity.
 
 A week (ISO week, Monday to Sunday, UTC) is published once, after it has ended and a delay has
 passed (by default three days: from the Thursday after the week, 00:00 UTC). The integration sends
 the report of a week at each installation's own random second of the Monday after it (UTC), so the
 delay leaves a day for that window and two for retries: a report due at the end of the window and
 retried by the integration's outbox through an outage of a day still arrives in time. Its statistics
-are computed then from the aggregates and written to ``usage_published_weeks``; that row never
-changes again, whatever reports or deletions come later. ``/v1/stats`` and the page serve only these
+are computed then, under the rule of the run (``publication_dp`` for differential privacy, the
+default; below for k-anonymity, from the aggregates) and written to ``usage_published_weeks`` with
+that rule; that row never changes again, whatever reports or deletions come later, or whatever rule
+publishes later weeks. ``/v1/stats`` and the page serve only these
 rows, so reading them before and after one report (or one deletion) shows no difference in them.
 
 A report that arrives after its week was published is stored (and deleted on request) like any
 other, but is in no published number: publishing the week again with it would let anyone read it
 as the difference of two publications. ``/v1/stats`` counts such late reports per week
-(``late_reports``), computed from the stored reports when it is read, so a maintainer sees when
-installations miss the publication; it tells how many reports came late, never what they hold.
+(``late_reports``), computed from the stored reports when it is read (under differential privacy:
+a noisy count of the installations with one, released once, a week after the publication), so a
+maintainer sees when installations miss the publication; it tells how many came late, never what
+they hold.
 
-Every published number comes from at least k installations:
+Under k-anonymity every published number comes from at least k installations:
 
 - a week is published only when at least k *non-empty* installations reported in it (ones that
   reported something beyond the installation's versions); otherwise it is withheld for good;
@@ -396,6 +400,10 @@ async def publish_due(
         candidates = [week for week in candidates if publication_time(week, delay_days) > horizon]
     written = []
     clippers = Clippers()
+    if privacy == DP:
+        pending = [week for week in candidates if week not in done]
+        if sum([await storage.count_week_reports(week) for week in pending]) < PARALLEL_FROM:
+            clippers.workers = 1  # too little work to start processes for
     try:
         for week in candidates:
             if week in done:
@@ -431,7 +439,7 @@ async def _publish_k_anonymous(storage: Storage, week: str, k: int, now: float) 
 async def _clipped(storage: Storage, week: str, clippers: Clippers) -> ClippedWeek:
     """The week's installations, each summed over its reports and clipped: in this process, or
     for a large week in worker processes."""
-    pool = clippers.pool() if await storage.count_week_reports(week) >= PARALLEL_FROM else None
+    pool = clippers.pool()
     if pool is not None:
         parallel = ParallelWeek(pool, clippers.workers)
         try:

@@ -86,8 +86,10 @@ PRIVACY_RULES = (DP, K_ANONYMITY)
 # Of the weekly budget, the share of the one late release of ``late_reports``; the rest is the week's.
 LATE_SHARE = 0.02
 LATE_AFTER_DAYS = 7
-# Reports of a week from which it is clipped in worker processes (at most MAX_WORKERS of them).
-PARALLEL_FROM = 20_000
+# Reports to clip in one publication run from which worker processes do it (at most MAX_WORKERS):
+# starting them takes seconds, a week of 20,000 reports about half a second in this process, so
+# they pay only for a backlog of weeks or a very large deployment.
+PARALLEL_FROM = 200_000
 MAX_WORKERS = 4
 # Weeks that fell due this long before the first dp publication are not published under dp (a
 # week published whenever its first report arrives would tell that one installation reported).
@@ -404,13 +406,13 @@ def _cpus() -> int:
 
 
 class Clippers:
-    """Worker processes that clip the installations of large weeks, started when first needed (one
-    publication run that finds a large week) and stopped when the run ends.
+    """Worker processes that clip the installations of a publication run's weeks, started when first
+    needed and stopped when the run ends.
 
     Reading, parsing and clipping a week's reports is the publication's work under dp (about 25 µs
-    a report); above :data:`PARALLEL_FROM` reports a week it is spread over the machine's cores:
-    this process reads the reports and hands whole installations to the workers, whose sums add up
-    (each installation is clipped once, by one worker).
+    a report); when a run has :data:`PARALLEL_FROM` reports or more to clip it is spread over the
+    machine's cores: this process reads the reports and hands whole installations to the workers,
+    whose sums add up (each installation is clipped once, by one worker).
     """
 
     def __init__(self, workers: int | None = None) -> None:
