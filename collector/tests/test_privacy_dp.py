@@ -11,8 +11,8 @@ import math
 
 import pytest
 
-from collector_testlib import make_report
-from usage_stats_collector.aggregates import contributions
+from collector_testlib import make_report, revision_2
+from usage_stats_collector.aggregates import JOB_OUTCOMES, contributions
 from usage_stats_collector.privacy_dp import (
     DEFAULT_RHO,
     DELTA,
@@ -308,10 +308,14 @@ def test_numbers_are_accurate_to_their_published_interval() -> None:
 
 
 def test_the_default_spec_covers_every_published_metric() -> None:
-    report = make_report()
+    """Every metric a report can contribute (of every revision, every outcome) has a rule: a new
+    metric without one would be dropped by clipping, and so never published under dp."""
+    report = revision_2(make_report())
+    report["jobs"]["by_model"] = {"bambu_x1c.x1c": dict.fromkeys(JOB_OUTCOMES, 1)}
+    report["jobs"] |= {outcome: {"bambu_x1c": 1} for outcome in JOB_OUTCOMES}
     metrics = {metric for metric, _ in contributions(report)}
     # ``nonempty`` only decides whether a k-anonymous week is withheld; a DP week is never withheld.
-    assert metrics - {"nonempty"} <= set(SPEC.by_metric)
+    assert metrics - {"nonempty"} == set(SPEC.by_metric)
 
 
 @pytest.mark.parametrize(
