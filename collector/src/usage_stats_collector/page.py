@@ -249,6 +249,47 @@ def _rule(stats: Mapping[str, Any]) -> str:
     )
 
 
+def _ledger(week: Mapping[str, Any], ledger: Mapping[str, Any] | None) -> str:
+    """A dp week's ledger: the mechanism, the unit, the budget, and per metric its caps and noise."""
+    if ledger is None:
+        return ""
+    parts = ledger["parts"]
+    rows = []
+    for metric, cap in sorted(ledger["caps"].items()):
+        count = parts.get(f"{metric}/installations", {})
+        totals = parts.get(f"{metric}/totals", {})
+        threshold = count.get("threshold")
+        rows.append(
+            f"<tr><td>{escape(metric)}</td><td>{escape(str(cap['kind']))}</td>"
+            f'<td class="n">{int(cap["max_keys"])}</td><td class="n">{int(cap["cap"])}</td>'
+            f'<td class="r">{100 * float(cap["budget_share"]):.1f} %</td>'
+            f'<td class="n">{"" if threshold is None else int(threshold)}</td>'
+            f'<td class="r">{_fmt(float(count.get("half_width", 0)))}</td>'
+            f'<td class="r">{_fmt(float(totals["half_width"])) if int(cap["cap"]) > 1 and totals else ""}</td></tr>'
+        )
+    head = "".join(
+        f"<th>{name}</th>"
+        for name in (
+            "metric",
+            "kind",
+            "keys per installation",
+            "cap per key",
+            "share of \u03c1",
+            "named from",
+            "\u00b1 installations",
+            "\u00b1 total",
+        )
+    )
+    return (
+        f'<section class="card"><h2>How week {escape(week["week"])} was published</h2>'
+        f'<p class="muted">{escape(str(ledger["mechanism"]))}; {escape(str(ledger["library"]))}. The unit protected: '
+        f"{escape(str(ledger['unit']))}. Budget: \u03c1 = {float(ledger['rho']):.3f} (\u03b5 = {float(ledger['epsilon']):.2f} at "
+        f"\u03b4 = {float(ledger['delta']):g}). An installation's values are clipped to the caps; keys not known in "
+        "advance are named only from the noisy count shown; \u00b1 is the 95 % interval of one number.</p>"
+        f'<details><summary>Caps and noise of each metric</summary><table class="data"><tr>{head}</tr>{"".join(rows)}</table></details></section>'
+    )
+
+
 def render_page(stats: Mapping[str, Any], selected: str | None = None, integrations: str = "") -> str:
     """Render the public page for the published statistics (``selected`` week, else the newest);
     ``integrations`` is the rendered list of insight pages."""
@@ -269,6 +310,8 @@ def render_page(stats: Mapping[str, Any], selected: str | None = None, integrati
         body = f'<section class="card"><h2>Active installations per week</h2>{_trend(weeks)}{_totals(weeks)}<nav>{nav}</nav></section>'
         body += integrations
         body += _week_section(current)
+        if "dp" in current:
+            body += _ledger(current, stats.get("ledgers", {}).get(current["dp"]["ledger"]))
     delay = stats.get("publication_delay_days", 0)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
