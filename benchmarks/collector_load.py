@@ -24,16 +24,14 @@ import asyncio
 import datetime as dt
 import json
 import os
-from pathlib import Path
 import random
 import sys
-import tempfile
 import time
 from typing import Any
 import uuid
 
 import aiohttp
-import asyncpg
+from bench_databases import on_each_backend
 from sqlalchemy import delete, distinct, func, select
 from usage_stats_collector.aggregates import contributions
 from usage_stats_collector.models import privacy_ledgers, published_weeks, reports
@@ -527,25 +525,15 @@ async def main() -> int:
     args.seed = args.seed or (50_000 if args.quick else 1_000_000)
     args.installations = 20_000
     args.batch = 5_000 if args.quick else 20_000
-    consistent = True
-    for backend in args.backends.split(","):
-        if backend == "sqlite":
-            with tempfile.TemporaryDirectory(prefix="collector-bench-") as folder:
-                consistent &= await run_backend(
-                    "SQLite", f"sqlite:///{Path(folder) / 'bench.db'}", args
-                )
-        elif backend == "postgresql":
-            name = f"usage_bench_{uuid.uuid4().hex[:12]}"
-            admin = await asyncpg.connect(args.postgres_url)
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            try:
-                database = args.postgres_url.rsplit("/", 1)[0] + f"/{name}"
-                consistent &= await run_backend("PostgreSQL", database, args)
-            finally:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                await admin.close()
-        else:
-            parser.error(f"unknown backend {backend}")
+    try:
+        consistent = await on_each_backend(
+            args.backends,
+            args.postgres_url,
+            "collector-bench-",
+            lambda label, database: run_backend(label, database, args),
+        )
+    except ValueError as err:
+        parser.error(str(err))
     # A published week that misses a stored report of it fails the run.
     return 0 if consistent else 1
 

@@ -29,18 +29,16 @@ from dataclasses import dataclass, field
 import datetime as dt
 import json
 import os
-from pathlib import Path
 import platform
 import random
 import statistics
 import sys
-import tempfile
 import time
 from typing import Any
 import uuid
 
 import aiohttp
-import asyncpg
+from bench_databases import on_each_backend
 from usage_stats_collector.aggregates import iso_week
 from usage_stats_collector.process import CollectorProcess
 from usage_stats_collector.publication import publish_due, week_start
@@ -341,25 +339,15 @@ async def main() -> int:
         f"{platform.platform()}; about {args.per_week} installations a week",
         flush=True,
     )
-    within = True
-    for backend in args.backends.split(","):
-        if backend == "sqlite":
-            with tempfile.TemporaryDirectory(prefix="insights-bench-") as folder:
-                within &= await run_backend(
-                    "SQLite", f"sqlite:///{Path(folder) / 'bench.db'}", args
-                )
-        elif backend == "postgresql":
-            name = f"usage_bench_{uuid.uuid4().hex[:12]}"
-            admin = await asyncpg.connect(args.postgres_url)
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            try:
-                database = args.postgres_url.rsplit("/", 1)[0] + f"/{name}"
-                within &= await run_backend("PostgreSQL", database, args)
-            finally:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                await admin.close()
-        else:
-            parser.error(f"unknown backend {backend}")
+    try:
+        within = await on_each_backend(
+            args.backends,
+            args.postgres_url,
+            "insights-bench-",
+            lambda label, database: run_backend(label, database, args),
+        )
+    except ValueError as err:
+        parser.error(str(err))
     return 0 if within else 1
 
 
